@@ -1,0 +1,379 @@
+"""CoNLL-2000: reading, downloading, vocabularies, batching.
+
+The corpus is read directly (no torchtext): one token a line as ``WORD POS CHUNK``,
+a blank line after every sentence, plain text or gzip.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import random
+import tempfile
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+PAD = "<pad>"
+UNK = "<unk>"
+PAD_ID = 0
+UNK_ID = 1
+IGNORE_INDEX = -100  # label of padded positions; cross-entropy and the metrics skip it
+
+BASE_URL = "https://www.clips.uantwerpen.be/conll2000/chunking/"
+# MD5 of the official archives, as torchtext's CoNLL2000Chunking dataset checked them.
+SPLITS = {
+    "train": ("train.txt.gz", "6969c2903a1f19a83569db643e43dcc8"),
+    "test": ("test.txt.gz", "a916e1c2d83eb3004b38fc6fcd628939"),
+}
+DATA_DIR_ENV = "POSTAG_DATA_DIR"
+
+Sentence = tuple[list[str], list[str]]  # (words, tags)
+
+
+class CorpusFormatError(ValueError):
+    """A CoNLL file that does not follow the format; the message names file and line."""
+
+
+class UnknownTagError(ValueError):
+    """Evaluation data holds a tag the training split never had."""
+
+
+class DownloadError(RuntimeError):
+    """The corpus could not be fetched or did not match its checksum."""
+
+
+def default_data_dir() -> Path:
+    """``$POSTAG_DATA_DIR`` when set, else ``data/`` in the project."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def read_conll(path: str | os.PathLike) -> list[Sentence]:
+    """Read ``WORD POS CHUNK`` lines into (words, tags) sentences.
+
+    Raises CorpusFormatError naming the file, the line number and the line when a
+    non-blank line does not have exactly three space-separated columns, or when
+    the file holds no sentence.
+    """
+    path = Path(path)
+    sentences: list[Sentence] = []
+    words: list[str] = []
+    tags: list[str] = []
+    line_no = 0
+    try:
+        with _open_text(path) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                line = raw.rstrip("\r\n")
+                if not line.strip():
+                    if words:
+                        sentences.append((words, tags))
+                        words, tags = [], []
+                    continue
+                columns = line.split()
+                if len(columns) != 3:
+                    raise CorpusFormatError(
+                        f"{path}:{line_no}: expected 3 columns 'WORD POS CHUNK', "
+                        f"found {len(columns)}: {line!r}"
+                    )
+                words.append(columns[0])
+                tags.append(columns[1])
+    except UnicodeDecodeError as err:
+        raise CorpusFormatError(f"{path}:{line_no + 1}: not UTF-8 text ({err.reason})") from err
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise CorpusFormatError(f"{path}: not a complete gzip file ({err})") from err
+    if words:  # last sentence without a trailing blank line
+        sentences.append((words, tags))
+    if not sentences:
+        raise CorpusFormatError(f"{path}: no sentences found (expected lines 'WORD POS CHUNK')")
+    return sentences
+
+
+def md5sum(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, target: Path, md5: str | None, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` to ``target`` through a temporary file in the same directory.
+
+    The file appears under its final name only once complete and, when ``md5`` is
+    given, matching it; on any failure nothing is left behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                out.write(chunk)
+        if md5 is not None:
+            actual = md5sum(tmp)
+            if actual != md5:
+                raise DownloadError(f"checksum mismatch for {url}: expected MD5 {md5}, got {actual}")
+        os.replace(tmp, target)
+    except (urllib.error.URLError, OSError) as err:
+        raise DownloadError(
+            f"could not download {url} into {target.parent} ({err}). Without internet access, "
+            f"put {target.name} there yourself or set {DATA_DIR_ENV} to a directory holding "
+            f"train.txt(.gz) and test.txt(.gz)"
+        ) from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def find_split(data_dir: Path, split: str) -> Path | None:
+    """The split's file in ``data_dir``: ``{split}.txt.gz`` or ``{split}.txt``."""
+    for name in (f"{split}.txt.gz", f"{split}.txt"):
+        if (data_dir / name).is_file():
+            return data_dir / name
+    return None
+
+
+class Vocabulary:
+    """A list of strings and its inverse; for words, id 0 is padding and id 1 unknown."""
+
+    def __init__(self, items: Sequence[str], unk: bool):
+        self.itos = list(items)
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+        self.has_unk = unk
+
+    @classmethod
+    def for_words(cls, sentences: Iterable[Sentence], min_freq: int = 1) -> Vocabulary:
+        counts = Counter(w for words, _ in sentences for w in words)
+        kept = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+        return cls([PAD, UNK, *kept], unk=True)
+
+    @classmethod
+    def for_tags(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        return cls(sorted({t for _, tags in sentences for t in tags}), unk=False)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.stoi
+
+    def encode(self, items: Sequence[str]) -> list[int]:
+        if self.has_unk:
+            return [self.stoi.get(s, UNK_ID) for s in items]
+        return [self.stoi[s] for s in items]
+
+
+@dataclass
+class Batch:
+    tokens: torch.Tensor  # (B, S) word ids, PAD_ID on padding
+    labels: torch.Tensor  # (B, S) tag ids, IGNORE_INDEX on padding
+    mask: torch.Tensor  # (B, S) bool, True on real tokens
+
+    def to(self, device) -> Batch:
+        return Batch(self.tokens.to(device), self.labels.to(device), self.mask.to(device))
+
+
+def collate(examples: Sequence[tuple[list[int], list[int]]]) -> Batch:
+    """Pad a list of (token ids, tag ids) to the longest sentence in the batch."""
+    longest = max(len(tokens) for tokens, _ in examples)
+    size = (len(examples), longest)
+    tokens = torch.full(size, PAD_ID, dtype=torch.long)
+    labels = torch.full(size, IGNORE_INDEX, dtype=torch.long)
+    for row, (ids, tag_ids) in enumerate(examples):
+        tokens[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        labels[row, : len(tag_ids)] = torch.tensor(tag_ids, dtype=torch.long)
+    lengths = torch.tensor([len(ids) for ids, _ in examples])
+    mask = torch.arange(longest)[None, :] < lengths[:, None]  # from lengths, not from token ids
+    return Batch(tokens, labels, mask)
+
+
+class WordDropoutCollate:
+    """``collate`` that replaces each real training token by ``<unk>`` with probability ``p``.
+
+    Without it, ``<unk>`` never occurs in training (every training word is in the
+    vocabulary), so the model has not learned what to do with unseen words.
+    """
+
+    def __init__(self, p: float):
+        self.p = p
+
+    def __call__(self, examples: Sequence[tuple[list[int], list[int]]]) -> Batch:
+        batch = collate(examples)
+        if self.p > 0:
+            drop = (torch.rand(batch.tokens.shape) < self.p) & batch.mask
+            batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
+        return batch
+
+
+def encode_sentences(
+    sentences: Sequence[Sentence], words: Vocabulary, tags: Vocabulary, source: str
+) -> list[tuple[list[int], list[int]]]:
+    """Map sentences to ids; a tag the training split never had raises UnknownTagError."""
+    unknown = sorted({t for _, ts in sentences for t in ts if t not in tags})
+    if unknown:
+        raise UnknownTagError(
+            f"{source}: tag(s) {', '.join(unknown)} never occur in the training data; "
+            f"known tags: {' '.join(tags.itos)}"
+        )
+    return [(words.encode(ws), tags.encode(ts)) for ws, ts in sentences]
+
+
+class CoNLL2000DataModule(L.LightningDataModule):
+    """CoNLL-2000 POS tagging: vocabularies from the training split, a seeded validation share.
+
+    Args:
+        data_dir: directory with train.txt(.gz) and test.txt(.gz); ``None`` means
+            ``$POSTAG_DATA_DIR`` or ``data/`` in the project.
+        batch_size: sentences per batch.
+        val_fraction: share of the training sentences held out for validation.
+        min_freq: words seen fewer times in training map to ``<unk>``.
+        unk_replace: probability of replacing a training token by ``<unk>`` (word dropout).
+        split_seed: seed of the train/validation split.
+        num_workers: DataLoader worker processes.
+        download: fetch missing files from the official URLs in ``prepare_data``.
+        test_file: score this CoNLL file instead of the test split (evaluation).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        batch_size: int = 32,
+        val_fraction: float = 0.1,
+        min_freq: int = 1,
+        unk_replace: float = 0.0,
+        split_seed: int = 1234,
+        num_workers: int = 0,
+        download: bool = True,
+        test_file: str | None = None,
+    ):
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be at least 1, got {batch_size}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in (0, 1), got {val_fraction}")
+        if min_freq < 1:
+            raise ValueError(f"data.min_freq must be at least 1, got {min_freq}")
+        if not 0.0 <= unk_replace < 1.0:
+            raise ValueError(f"data.unk_replace must be in [0, 1), got {unk_replace}")
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.batch_size = batch_size
+        self.val_fraction = val_fraction
+        self.min_freq = min_freq
+        self.unk_replace = unk_replace
+        self.split_seed = split_seed
+        self.num_workers = num_workers
+        self.download = download
+        self.test_file = Path(test_file) if test_file else None
+        self.words: Vocabulary | None = None
+        self.tags: Vocabulary | None = None
+        self.train_set = self.val_set = self.test_set = None
+
+    # Lightning calls this in one process per node, before setup: fetch only, set no state.
+    def prepare_data(self) -> None:
+        for split in self._splits_needed():
+            name, md5 = SPLITS[split]
+            if find_split(self.data_dir, split) is not None:
+                continue
+            if not self.download:
+                raise FileNotFoundError(
+                    f"no {split}.txt.gz or {split}.txt in {self.data_dir}; set data.download=true "
+                    f"or {DATA_DIR_ENV} to a directory holding the CoNLL-2000 files"
+                )
+            download(BASE_URL + name, self.data_dir / name, md5)
+
+    def _splits_needed(self) -> list[str]:
+        # With vocabularies from a checkpoint, training data is not needed;
+        # with a test_file, the test split is not.
+        needed = [] if self.words is not None else ["train"]
+        return needed + ([] if self.test_file is not None else ["test"])
+
+    def _split_path(self, split: str) -> Path:
+        path = find_split(self.data_dir, split)
+        if path is None:
+            raise FileNotFoundError(
+                f"no {split}.txt.gz or {split}.txt in {self.data_dir} (run prepare_data to download "
+                f"from {BASE_URL}, or set {DATA_DIR_ENV})"
+            )
+        return path
+
+    def setup(self, stage: str | None = None) -> None:
+        need_train = stage in (None, "fit", "validate") and self.train_set is None
+        if self.words is None or need_train:
+            train_path = self._split_path("train")
+            train_split = read_conll(train_path)
+            train, val = self._train_val_split(train_split)
+            if self.words is None:
+                # Words from the sentences trained on only, so validation words can be unseen
+                # as test words are; the tag set (the label space) from the whole training file.
+                self.words = Vocabulary.for_words(train, self.min_freq)
+                self.tags = Vocabulary.for_tags(train_split)
+            if need_train:
+                self.train_set = encode_sentences(train, self.words, self.tags, str(train_path))
+                self.val_set = encode_sentences(val, self.words, self.tags, str(train_path))
+        if stage in (None, "test", "predict") and self.test_set is None:
+            path = self.test_file or self._split_path("test")
+            self.test_set = encode_sentences(read_conll(path), self.words, self.tags, str(path))
+
+    def _train_val_split(self, sentences: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
+        order = list(range(len(sentences)))
+        random.Random(self.split_seed).shuffle(order)
+        val_ids = set(order[: max(1, round(len(sentences) * self.val_fraction))])
+        train = [s for i, s in enumerate(sentences) if i not in val_ids]
+        val = [s for i, s in enumerate(sentences) if i in val_ids]
+        return train, val
+
+    def _loader(self, dataset, shuffle: bool, collate_fn=collate) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            collate_fn=collate_fn,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True, collate_fn=WordDropoutCollate(self.unk_replace))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, shuffle=False)
+
+    # Vocabularies travel with checkpoints, so a checkpoint alone can evaluate and tag.
+    def state_dict(self) -> dict:
+        if self.words is None:
+            return {}
+        return {"words": list(self.words.itos), "tags": list(self.tags.itos)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            self.set_vocabularies(state["words"], state["tags"])
+
+    def set_vocabularies(self, words: Sequence[str], tags: Sequence[str]) -> None:
+        self.words = Vocabulary(words, unk=True)
+        self.tags = Vocabulary(tags, unk=False)
+
+
+def vocabularies_from_checkpoint(checkpoint: dict, source: str = "checkpoint") -> tuple[list[str], list[str]]:
+    """(words, tags) saved by CoNLL2000DataModule.state_dict inside a Lightning checkpoint."""
+    state = checkpoint.get(CoNLL2000DataModule.__qualname__)
+    if not state or "words" not in state or "tags" not in state:
+        raise ValueError(f"{source}: no postag vocabulary in this checkpoint (is it a postag checkpoint?)")
+    return list(state["words"]), list(state["tags"])

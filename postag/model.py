@@ -1,0 +1,228 @@
+"""A Transformer encoder built from first principles.
+
+Shapes in comments use B = batch, S = sequence length, H = hidden size,
+h = number of heads, D = size of one head.
+
+Masks follow one convention throughout: a boolean tensor that is True on real
+tokens and False on padding. Padded keys receive exactly zero attention weight.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dimension, for a tensor of any rank.
+
+    Subtracting the row maximum keeps ``exp`` from overflowing. Entries equal to
+    ``-inf`` get weight 0; a row made only of ``-inf`` gives zeros rather than
+    NaN, so a sequence with no real key cannot poison the output.
+    """
+    row_max = x.amax(dim=-1, keepdim=True)
+    # A row of only -inf has max -inf; shifting by it would give NaN (-inf - -inf).
+    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    exp = torch.exp(x - row_max)
+    total = exp.sum(dim=-1, keepdim=True)
+    return exp / torch.where(total > 0, total, torch.ones_like(total))
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """max(x, 0), element-wise."""
+    return torch.where(x > 0, x, torch.zeros_like(x))
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T / sqrt(D)) v over the last two dimensions.
+
+    q, k, v: (..., S, D). key_mask: broadcastable to (..., S_q, S_k), True where a
+    key may be attended to. Returns (output (..., S, D), weights (..., S, S)).
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., S, S)
+    if key_mask is not None:
+        # -inf (not a large negative constant) so half precision cannot overflow
+        # and masked keys get exactly zero weight.
+        scores = scores.masked_fill(~key_mask, float("-inf"))
+    weights = softmax(scores)
+    return weights @ v, weights
+
+
+def _key_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
+    """(B, S) token mask -> (B, 1, S) key mask that broadcasts over queries."""
+    return None if mask is None else mask[:, None, :]
+
+
+class Attention(nn.Module):
+    """One attention head with its own query, key and value projections."""
+
+    def __init__(self, hidden_n: int, head_size: int | None = None):
+        super().__init__()
+        head_size = hidden_n if head_size is None else head_size
+        self.q = nn.Linear(hidden_n, head_size)
+        self.k = nn.Linear(hidden_n, head_size)
+        self.v = nn.Linear(hidden_n, head_size)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, S, H); mask: (B, S) True on real tokens
+        out, _ = scaled_dot_product_attention(self.q(x), self.k(x), self.v(x), _key_mask(mask))
+        return out  # (B, S, D)
+
+
+class MultiHeadAttention(nn.Module):
+    """h heads computed in one batched product, then projected back to hidden_n.
+
+    The head size defaults to hidden_n // h, so h need not divide hidden_n: the
+    output projection maps h * head_size back to hidden_n (3 heads on 128
+    dimensions use 3 * 42 = 126 inner dimensions).
+    """
+
+    def __init__(self, hidden_n: int, h: int, head_size: int | None = None):
+        super().__init__()
+        if h < 1:
+            raise ValueError(f"h (number of heads) must be at least 1, got {h}")
+        head_size = hidden_n // h if head_size is None else head_size
+        if head_size < 1:
+            raise ValueError(f"hidden_n={hidden_n} is too small for h={h} heads (head size would be 0)")
+        self.h = h
+        self.head_size = head_size
+        inner = h * head_size
+        self.q = nn.Linear(hidden_n, inner)
+        self.k = nn.Linear(hidden_n, inner)
+        self.v = nn.Linear(hidden_n, inner)
+        self.out = nn.Linear(inner, hidden_n)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq, _ = x.shape
+        return x.view(batch, seq, self.h, self.head_size).transpose(1, 2)  # (B, h, S, D)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, S, H)
+        batch, seq, _ = x.shape
+        q, k, v = self._split_heads(self.q(x)), self._split_heads(self.k(x)), self._split_heads(self.v(x))
+        key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
+        heads, _ = scaled_dot_product_attention(q, k, v, key_mask)  # (B, h, S, D)
+        heads = heads.transpose(1, 2).reshape(batch, seq, self.h * self.head_size)  # (B, S, h*D)
+        return self.out(heads)  # (B, S, H)
+
+
+class LayerNorm(nn.Module):
+    """Normalise over the trailing ``norm_shape`` dimensions, then scale and shift."""
+
+    def __init__(self, norm_shape: int | tuple[int, ...], eps: float = 1e-5):
+        super().__init__()
+        norm_shape = (norm_shape,) if isinstance(norm_shape, int) else tuple(norm_shape)
+        self.norm_shape = norm_shape
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(norm_shape))  # gain
+        self.bias = nn.Parameter(torch.zeros(norm_shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = tuple(range(-len(self.norm_shape), 0))
+        mean = x.mean(dim=dims, keepdim=True)
+        var = x.var(dim=dims, keepdim=True, unbiased=False)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class FeedForward(nn.Module):
+    """Position-wise two-layer network with a ReLU between."""
+
+    def __init__(self, hidden_n: int, ff_dim: int):
+        super().__init__()
+        self.up = nn.Linear(hidden_n, ff_dim)
+        self.down = nn.Linear(ff_dim, hidden_n)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(relu(self.up(x)))  # (B, S, H)
+
+
+class TransformerBlock(nn.Module):
+    """Attention then feed-forward, each wrapped in dropout, a residual and a layer norm.
+
+    norm_first=True (pre-norm): x + drop(f(norm(x))).
+    norm_first=False (post-norm, as in the original Transformer): norm(x + drop(f(x))).
+    """
+
+    def __init__(
+        self,
+        hidden_n: int,
+        h: int,
+        ff_dim: int | None = None,
+        dropout: float = 0.1,
+        norm_first: bool = True,
+    ):
+        super().__init__()
+        self.attention = MultiHeadAttention(hidden_n, h)
+        self.feed_forward = FeedForward(hidden_n, 4 * hidden_n if ff_dim is None else ff_dim)
+        self.norm_attention = LayerNorm(hidden_n)
+        self.norm_feed_forward = LayerNorm(hidden_n)
+        self.dropout = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # x: (B, S, H)
+        if self.norm_first:
+            x = x + self.dropout(self.attention(self.norm_attention(x), mask))
+            x = x + self.dropout(self.feed_forward(self.norm_feed_forward(x)))
+        else:
+            x = self.norm_attention(x + self.dropout(self.attention(x, mask)))
+            x = self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
+        return x
+
+
+class SequenceTooLongError(ValueError):
+    """A sentence is longer than the positional embeddings cover."""
+
+
+class Transformer(nn.Module):
+    """Token embeddings (+ optional learned positions), then ``n`` TransformerBlocks.
+
+    emb_n: number of token embeddings (the vocabulary size); id ``pad_id`` is padding.
+    Returns contextual vectors (B, S, hidden_n); the tag head lives in the LightningModule.
+    """
+
+    def __init__(
+        self,
+        emb_n: int,
+        hidden_n: int,
+        n: int,
+        h: int,
+        ff_dim: int | None = None,
+        dropout: float = 0.1,
+        positional: bool = False,
+        max_len: int = 256,
+        norm_first: bool = True,
+        pad_id: int = 0,
+    ):
+        super().__init__()
+        if n < 1:
+            raise ValueError(f"n (number of blocks) must be at least 1, got {n}")
+        self.token_embedding = nn.Embedding(emb_n, hidden_n, padding_idx=pad_id)
+        self.position_embedding = nn.Embedding(max_len, hidden_n) if positional else None
+        self.max_len = max_len
+        self.dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(hidden_n, h, ff_dim=ff_dim, dropout=dropout, norm_first=norm_first) for _ in range(n)
+        )
+        # Pre-norm leaves the residual stream un-normalised: normalise once at the end.
+        self.final_norm = LayerNorm(hidden_n) if norm_first else nn.Identity()
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # tokens: (B, S) ids; mask: (B, S) True on real tokens
+        x = self.token_embedding(tokens)  # (B, S, H)
+        if self.position_embedding is not None:
+            seq = tokens.size(1)
+            if seq > self.max_len:
+                raise SequenceTooLongError(
+                    f"sentence of {seq} tokens is longer than max_len={self.max_len} of the positional "
+                    f"embeddings; train with a larger model.max_len"
+                )
+            x = x + self.position_embedding(torch.arange(seq, device=tokens.device))  # (S, H) broadcast
+        x = self.dropout(x)
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.final_norm(x)  # (B, S, H)

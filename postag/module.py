@@ -1,0 +1,171 @@
+"""The LightningModule: encoder, tag head, masked cross-entropy, accuracy metrics."""
+
+from __future__ import annotations
+
+import math
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
+
+from postag.data import IGNORE_INDEX, Batch
+from postag.model import Transformer
+
+
+def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
+    """(tag, support, accuracy) per tag from a confusion matrix (rows = true tags).
+
+    A tag with no occurrence in the data has support 0 and accuracy None
+    ("absent"): torchmetrics would report 0.0 for it, which reads as "always wrong".
+    """
+    support = confusion.sum(dim=1)
+    correct = confusion.diagonal()
+    rows = []
+    for i, name in enumerate(tag_names):
+        n = int(support[i])
+        rows.append({"tag": name, "support": n, "accuracy": float(correct[i]) / n if n else None})
+    return rows
+
+
+def format_per_tag_table(rows: list[dict]) -> str:
+    """Markdown table of per-tag rows; absent tags are written as 'absent'."""
+    lines = ["| tag | support | accuracy |", "|---|---:|---:|"]
+    for row in rows:
+        acc = "absent" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        lines.append(f"| {row['tag']} | {row['support']} | {acc} |")
+    return "\n".join(lines) + "\n"
+
+
+class TaggerModule(L.LightningModule):
+    """A hand-built Transformer encoder with a linear layer over the tags.
+
+    Sizes from the data (``vocab_size``, ``tag_names``) come from the DataModule at
+    instantiation; everything else from the ``model`` config group. Hyperparameters
+    are plain values so checkpoints load with ``torch.load(weights_only=True)``.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        tag_names: list[str],
+        hidden_n: int = 128,
+        n: int = 3,
+        h: int = 3,
+        ff_dim: int | None = None,
+        dropout: float = 0.1,
+        positional: bool = False,
+        max_len: int = 256,
+        norm_first: bool = True,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.98),
+        eps: float = 1e-8,
+        warmup_steps: int = 200,
+        lr_schedule: str = "cosine",
+    ):
+        super().__init__()
+        if hidden_n < 1:
+            raise ValueError(f"model.hidden_n must be at least 1, got {hidden_n}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        if lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
+        tag_names = list(tag_names)
+        betas = tuple(float(b) for b in betas)
+        self.save_hyperparameters()
+        self.tag_names = tag_names
+        self.encoder = Transformer(
+            emb_n=vocab_size,
+            hidden_n=hidden_n,
+            n=n,
+            h=h,
+            ff_dim=ff_dim,
+            dropout=dropout,
+            positional=positional,
+            max_len=max_len,
+            norm_first=norm_first,
+        )
+        self.head = nn.Linear(hidden_n, len(tag_names))
+        num_tags = len(tag_names)
+        # One metric object per stage: Lightning computes and resets each at epoch end.
+        self.train_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
+        self.val_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
+        self.test_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
+        # Per-tag accuracy comes from the confusion matrix, whose row sums tell an
+        # absent tag (support 0) from an always-wrong one.
+        self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
+        self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(tokens, mask))  # (B, S, T) logits
+
+    def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch.tokens, batch.mask)  # (B, S, T)
+        # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped.
+        loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
+        return loss, logits.argmax(dim=-1)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss, preds = self.model_step(batch)
+        self.train_acc(preds, batch.labels)
+        size = len(batch.tokens)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True, batch_size=size)
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        loss, preds = self.model_step(batch)
+        self.val_acc(preds, batch.labels)
+        self.val_confusion.update(preds, batch.labels)
+        size = len(batch.tokens)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=size)
+        self.log("val/acc", self.val_acc, on_epoch=True, prog_bar=True, batch_size=size)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        loss, preds = self.model_step(batch)
+        self.test_acc(preds, batch.labels)
+        self.test_confusion.update(preds, batch.labels)
+        size = len(batch.tokens)
+        self.log("test/loss", loss, on_epoch=True, batch_size=size)
+        self.log("test/acc", self.test_acc, on_epoch=True, batch_size=size)
+
+    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> list[dict]:
+        rows = per_tag_rows(confusion_metric.compute().cpu(), self.tag_names)
+        confusion_metric.reset()
+        present = {f"{stage}/acc_per_tag/{r['tag']}": r["accuracy"] for r in rows if r["accuracy"] is not None}
+        self.log_dict(present, on_epoch=True)
+        return rows
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_per_tag("val", self.val_confusion)
+
+    def on_test_epoch_end(self) -> None:
+        # Kept for the caller (train.py / evaluate.py) to write the per-tag table.
+        self.test_per_tag = self._log_per_tag("test", self.test_confusion)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        # Decay weight matrices and embeddings only, not biases or layer-norm gains.
+        decay = [p for p in self.parameters() if p.dim() >= 2]
+        no_decay = [p for p in self.parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=hp.lr,
+            betas=tuple(hp.betas),
+            eps=hp.eps,
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(hp.warmup_steps, total)
+
+        def lr_factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            if hp.lr_schedule == "constant":
+                return 1.0
+            progress = (step - warmup) / max(1, total - warmup)
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

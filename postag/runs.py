@@ -1,0 +1,55 @@
+"""Helpers shared by the entry points: building Lightning objects from config, writing reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hydra.utils import instantiate
+from lightning import Callback, Trainer
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig
+
+from postag.module import format_per_tag_table
+
+
+def instantiate_all(group: DictConfig | None) -> list:
+    """Instantiate every node of a group such as ``callbacks`` or ``logger``; null entries are skipped."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+
+
+def build_trainer(cfg: DictConfig) -> Trainer:
+    callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
+    loggers: list[Logger] = instantiate_all(cfg.get("logger"))
+    return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def write_reports(output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test") -> None:
+    """metrics.json and the per-tag table (Markdown) in the run directory."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    if per_tag is not None:
+        (output_dir / f"{prefix}_per_tag.md").write_text(format_per_tag_table(per_tag))
+
+
+def scalar_metrics(trainer: Trainer) -> dict:
+    """The trainer's logged metrics as plain floats, per-tag entries left out."""
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if "acc_per_tag" not in k}
+
+
+def print_per_tag(rows: list[dict], title: str) -> None:
+    """The per-tag table on the console, worst tags first, absent tags last."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column, justify in (("tag", "left"), ("support", "right"), ("accuracy", "right")):
+        table.add_column(column, justify=justify)
+    ordered = sorted(rows, key=lambda r: (r["accuracy"] is None, r["accuracy"] or 0.0))
+    for row in ordered:
+        acc = "absent" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
+        table.add_row(row["tag"], str(row["support"]), acc)
+    Console().print(table)

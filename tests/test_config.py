@@ -1,0 +1,125 @@
+"""Composition of the Hydra configs, and that each documented override reaches the object it configures."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from postag.module import TaggerModule
+from postag.runs import build_trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def compose_config(name, overrides, tmp_path):
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            return compose(
+                config_name=name,
+                overrides=[f"paths.output_dir={tmp_path}", f"data.data_dir={FIXTURES}", *overrides],
+            )
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def build_model(cfg) -> TaggerModule:
+    dm = instantiate(cfg.data)
+    dm.setup("fit")
+    return instantiate(cfg.model, vocab_size=len(dm.words), tag_names=dm.tags.itos)
+
+
+def test_default_train_config_builds_the_exercise_model(tmp_path):
+    cfg = compose_config("train", [], tmp_path)
+    model = build_model(cfg)
+    assert (model.hparams.hidden_n, model.hparams.n, model.hparams.h) == (128, 3, 3)
+    assert model.encoder.position_embedding is None
+    assert len(model.encoder.blocks) == 3
+    assert cfg.seed is not None and cfg.trainer.accelerator == "cpu"
+
+
+def test_model_pos_adds_positional_embeddings(tmp_path):
+    model = build_model(compose_config("train", ["model=pos"], tmp_path))
+    assert model.encoder.position_embedding is not None
+    assert model.encoder.position_embedding.num_embeddings == 256
+    assert model.hparams.hidden_n == 128  # everything else from base
+
+
+@pytest.mark.parametrize(
+    "override, check",
+    [
+        ("model.h=4", lambda m: m.encoder.blocks[0].attention.h == 4),
+        ("model.n=2", lambda m: len(m.encoder.blocks) == 2),
+        ("model.hidden_n=256", lambda m: m.encoder.token_embedding.embedding_dim == 256),
+        ("model.max_len=100", lambda m: m.encoder.max_len == 100),
+        ("model.norm_first=false", lambda m: m.encoder.blocks[0].norm_first is False),
+    ],
+)
+def test_model_overrides_reach_the_encoder(tmp_path, override, check):
+    assert check(build_model(compose_config("train", [override], tmp_path)))
+
+
+def test_data_batch_size_override(tmp_path):
+    cfg = compose_config("train", ["data.batch_size=16"], tmp_path)
+    dm = instantiate(cfg.data)
+    assert dm.batch_size == 16
+
+
+@pytest.mark.parametrize(
+    "override, attribute, expected",
+    [
+        ("trainer.max_epochs=3", "max_epochs", 3),
+        ("trainer.accumulate_grad_batches=8", "accumulate_grad_batches", 8),
+        ("trainer.accelerator=cpu", "num_devices", 1),
+        ("trainer.devices=2", "num_devices", 2),
+    ],
+)
+def test_trainer_overrides(tmp_path, override, attribute, expected):
+    trainer = build_trainer(compose_config("train", [override], tmp_path))
+    assert getattr(trainer, attribute) == expected
+
+
+@pytest.mark.parametrize("trainer_group", ["default", "cpu", "gpu"])
+def test_trainer_groups_compose(tmp_path, trainer_group):
+    cfg = compose_config("train", [f"trainer={trainer_group}"], tmp_path)
+    assert cfg.trainer.accelerator == ("gpu" if trainer_group == "gpu" else "cpu")
+
+
+def test_gpu_accelerator_override_composes(tmp_path):
+    # Building it needs a GPU; the composed value is what reaches the Trainer.
+    assert compose_config("train", ["trainer.accelerator=gpu"], tmp_path).trainer.accelerator == "gpu"
+
+
+def test_seed_zero_is_kept(tmp_path):
+    assert compose_config("train", ["seed=0"], tmp_path).seed == 0
+
+
+def test_checkpoint_callback_keeps_slashes_out_of_paths(tmp_path):
+    trainer = build_trainer(compose_config("train", [], tmp_path))
+    checkpoint = trainer.checkpoint_callback
+    assert isinstance(checkpoint, ModelCheckpoint)
+    assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max" and checkpoint.save_last
+    assert checkpoint.auto_insert_metric_name is False
+    assert Path(checkpoint.dirpath) == tmp_path / "checkpoints"
+    assert trainer.logger.log_dir.startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize("debug", ["fast_dev_run", "limit"])
+def test_debug_configs_compose(tmp_path, debug):
+    cfg = compose_config("train", [f"debug={debug}"], tmp_path)
+    build_trainer(cfg)
+
+
+def test_experiment_config_overrides_model(tmp_path):
+    cfg = compose_config("train", ["experiment=pos_h4"], tmp_path)
+    assert cfg.model.positional is True and cfg.model.h == 4
+
+
+def test_evaluate_config_requires_a_checkpoint(tmp_path):
+    cfg = compose_config("evaluate", ["ckpt_path=some.ckpt", "data.test_file=x.txt"], tmp_path)
+    assert cfg.ckpt_path == "some.ckpt" and cfg.data.test_file == "x.txt"
+    assert "model" not in cfg  # sizes come from the checkpoint

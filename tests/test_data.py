@@ -1,0 +1,184 @@
+"""Reading CoNLL files, vocabularies, the train/validation split and batching."""
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from postag.data import (
+    IGNORE_INDEX,
+    PAD_ID,
+    UNK_ID,
+    CoNLL2000DataModule,
+    CorpusFormatError,
+    UnknownTagError,
+    Vocabulary,
+    WordDropoutCollate,
+    collate,
+    read_conll,
+    vocabularies_from_checkpoint,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_read_conll_plain_and_gzip_agree(tmp_path):
+    plain = read_conll(FIXTURES / "train.txt")
+    gz = tmp_path / "train.txt.gz"
+    with open(FIXTURES / "train.txt", "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    assert read_conll(gz) == plain
+    assert len(plain) == 10
+    assert plain[0] == (["The", "cat", "sat", "on", "the", "mat", "."], ["DT", "NN", "VBD", "IN", "DT", "NN", "."])
+
+
+def test_read_conll_without_trailing_blank_line_and_with_crlf(tmp_path):
+    path = write(tmp_path / "t.txt", "A DT B-NP\r\ndog NN I-NP\r\n\r\n\r\nran VBD B-VP")
+    assert read_conll(path) == [(["A", "dog"], ["DT", "NN"]), (["ran"], ["VBD"])]
+
+
+def test_malformed_line_names_file_line_and_content(tmp_path):
+    path = write(tmp_path / "bad.txt", "A DT B-NP\ndog NN\n\n")
+    with pytest.raises(CorpusFormatError) as err:
+        read_conll(path)
+    message = str(err.value)
+    assert f"{path}:2:" in message
+    assert "expected 3 columns" in message and "'dog NN'" in message
+
+
+def test_empty_file_is_an_error(tmp_path):
+    with pytest.raises(CorpusFormatError, match="no sentences found"):
+        read_conll(write(tmp_path / "empty.txt", "\n\n"))
+
+
+def test_non_utf8_file_is_an_error(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\u00e9 NN B-NP\n".encode("latin-1"))
+    with pytest.raises(CorpusFormatError, match="latin1.txt:1: not UTF-8"):
+        read_conll(path)
+
+
+def test_corrupt_gzip_is_an_error(tmp_path):
+    path = tmp_path / "train.txt.gz"
+    path.write_bytes(gzip.compress(b"A DT B-NP\n" * 1000)[:40])
+    with pytest.raises(CorpusFormatError, match="not a complete gzip file"):
+        read_conll(path)
+
+
+def test_word_vocabulary_specials_and_min_freq():
+    sentences = [(["a", "b", "a"], ["X", "Y", "X"]), (["c", "a", "b"], ["Z", "X", "Y"])]
+    vocab = Vocabulary.for_words(sentences)
+    assert vocab.itos[:2] == ["<pad>", "<unk>"] and len(vocab) == 5
+    assert vocab.encode(["a", "never-seen"]) == [vocab.stoi["a"], UNK_ID]
+    assert "c" not in Vocabulary.for_words(sentences, min_freq=2)
+    assert Vocabulary.for_tags(sentences).itos == ["X", "Y", "Z"]
+
+
+@pytest.fixture
+def fixture_datamodule():
+    dm = CoNLL2000DataModule(data_dir=str(FIXTURES), batch_size=4, val_fraction=0.2, download=False)
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def test_vocabulary_comes_from_training_sentences_only(fixture_datamodule):
+    dm = fixture_datamodule
+    train_words = {w for ids, _ in dm.train_set for w in ids}
+    # Every id in training is a real word; test-only words map to <unk>.
+    assert UNK_ID not in train_words
+    test_only = {"Analysts"}  # occurs in test.txt, never in train.txt
+    for word in test_only:
+        assert word not in dm.words
+    assert any(UNK_ID in ids for ids, _ in dm.test_set)
+    # Validation sentences are held out of the vocabulary too.
+    assert any(UNK_ID in ids for ids, _ in dm.val_set)
+    assert len(dm.train_set) == 8 and len(dm.val_set) == 2 and len(dm.test_set) == 3
+
+
+def test_split_is_reproducible_and_seeded():
+    def val_ids(seed):
+        dm = CoNLL2000DataModule(data_dir=str(FIXTURES), val_fraction=0.3, split_seed=seed, download=False)
+        dm.setup("fit")
+        return dm.val_set
+
+    assert val_ids(1) == val_ids(1)
+    assert any(val_ids(1) != val_ids(s) for s in (2, 3, 4))
+
+
+def test_tag_unseen_in_training_is_a_clear_error(tmp_path):
+    test_file = write(tmp_path / "odd.txt", "Hello UH O\n\n")
+    dm = CoNLL2000DataModule(data_dir=str(FIXTURES), test_file=str(test_file), download=False)
+    with pytest.raises(UnknownTagError, match="odd.txt: tag\\(s\\) UH never occur in the training data"):
+        dm.setup("test")
+
+
+def test_missing_data_without_download_names_the_directory(tmp_path):
+    dm = CoNLL2000DataModule(data_dir=str(tmp_path), download=False)
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        dm.prepare_data()
+
+
+def test_collate_pads_and_masks():
+    batch = collate([([5, 6, 7], [1, 2, 3]), ([8], [4])])
+    assert batch.tokens.tolist() == [[5, 6, 7], [8, PAD_ID, PAD_ID]]
+    assert batch.labels.tolist() == [[1, 2, 3], [4, IGNORE_INDEX, IGNORE_INDEX]]
+    assert batch.mask.dtype == torch.bool
+    assert batch.mask.tolist() == [[True, True, True], [True, False, False]]
+
+
+def test_mask_comes_from_lengths_not_token_ids():
+    # A real token whose id happens to equal the padding id stays a real token.
+    batch = collate([([PAD_ID, 3], [0, 1])])
+    assert batch.mask.tolist() == [[True, True]]
+
+
+def test_word_dropout_touches_only_real_tokens():
+    torch.manual_seed(0)
+    examples = [(list(range(2, 40)), [0] * 38), ([7, 8], [0, 0])]
+    batch = WordDropoutCollate(0.5)(examples)
+    replaced = batch.tokens == UNK_ID
+    assert replaced.any()
+    assert not (replaced & ~batch.mask).any()
+    assert (batch.tokens[1, 2:] == PAD_ID).all()
+    assert torch.equal(WordDropoutCollate(0.0)(examples).tokens, collate(examples).tokens)
+
+
+def test_loaders_yield_padded_batches(fixture_datamodule):
+    batch = next(iter(fixture_datamodule.train_dataloader()))
+    assert batch.tokens.shape == batch.labels.shape == batch.mask.shape
+    assert batch.tokens.shape[0] == 4
+    assert ((batch.labels == IGNORE_INDEX) == ~batch.mask).all()
+
+
+def test_state_dict_carries_vocabularies(fixture_datamodule):
+    state = fixture_datamodule.state_dict()
+    restored = CoNLL2000DataModule(data_dir="unused")
+    restored.load_state_dict(state)
+    assert restored.words.itos == fixture_datamodule.words.itos
+    assert restored.tags.itos == fixture_datamodule.tags.itos
+    words, tags = vocabularies_from_checkpoint({"CoNLL2000DataModule": state})
+    assert words == fixture_datamodule.words.itos and tags == fixture_datamodule.tags.itos
+    with pytest.raises(ValueError, match="not a postag checkpoint|no postag vocabulary"):
+        vocabularies_from_checkpoint({"state_dict": {}})
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, "data.batch_size must be at least 1"),
+        ({"val_fraction": 1.0}, "data.val_fraction"),
+        ({"min_freq": 0}, "data.min_freq"),
+        ({"unk_replace": 1.0}, "data.unk_replace"),
+    ],
+)
+def test_invalid_datamodule_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CoNLL2000DataModule(**kwargs)

@@ -1,0 +1,227 @@
+"""The hand-built encoder against torch's own implementations."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from postag.model import (
+    Attention,
+    LayerNorm,
+    MultiHeadAttention,
+    SequenceTooLongError,
+    Transformer,
+    TransformerBlock,
+    relu,
+    scaled_dot_product_attention,
+    softmax,
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def padding_mask(lengths, seq):
+    return torch.arange(seq)[None, :] < torch.tensor(lengths)[:, None]  # (B, S)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 4, 6), (2, 3, 4, 5)])
+def test_softmax_matches_torch_any_rank(shape):
+    x = torch.randn(shape) * 10
+    torch.testing.assert_close(softmax(x), torch.softmax(x, dim=-1))
+
+
+def test_softmax_is_stable_for_large_inputs():
+    x = torch.tensor([[1000.0, 1001.0, 1002.0], [-1000.0, -1001.0, -1002.0]])
+    out = softmax(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, torch.softmax(x, dim=-1))
+
+
+def test_softmax_gives_zero_to_minus_inf_and_no_nan_on_all_minus_inf_rows():
+    x = torch.tensor([[0.5, float("-inf"), 1.5], [float("-inf")] * 3])
+    out = softmax(x)
+    torch.testing.assert_close(out[0], torch.softmax(x[0], dim=-1))
+    assert out[0, 1] == 0
+    assert torch.equal(out[1], torch.zeros(3))
+
+
+def test_relu_matches_torch():
+    x = torch.randn(4, 9)
+    torch.testing.assert_close(relu(x), torch.relu(x))
+
+
+def test_relu_gradient_matches_torch():
+    x = torch.randn(50, requires_grad=True)
+    relu(x).sum().backward()
+    torch.testing.assert_close(x.grad, (x > 0).float())
+
+
+@pytest.mark.parametrize("norm_shape", [16, (4, 16)])
+def test_layer_norm_matches_torch_with_equal_parameters(norm_shape):
+    ours = LayerNorm(norm_shape)
+    reference = nn.LayerNorm(norm_shape)
+    assert torch.equal(ours.weight, torch.ones_like(ours.weight))
+    assert torch.equal(ours.bias, torch.zeros_like(ours.bias))
+    with torch.no_grad():
+        for p in (ours.weight, ours.bias):
+            p.normal_()
+        reference.weight.copy_(ours.weight)
+        reference.bias.copy_(ours.bias)
+    x = torch.randn(3, 5, 4, 16) * 3 + 2
+    torch.testing.assert_close(ours(x), reference(x))
+
+
+def test_scaled_dot_product_attention_matches_explicit_formula_and_torch():
+    q, k, v = torch.randn(3, 2, 6, 8).unbind(0)
+    out, weights = scaled_dot_product_attention(q, k, v)
+    expected_weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(8), dim=-1)
+    torch.testing.assert_close(weights, expected_weights)
+    torch.testing.assert_close(out, expected_weights @ v)
+    torch.testing.assert_close(out, nn.functional.scaled_dot_product_attention(q, k, v))
+
+
+def test_attention_matches_explicit_formula():
+    attention = Attention(hidden_n=12)
+    x = torch.randn(2, 5, 12)
+    q, k, v = attention.q(x), attention.k(x), attention.v(x)
+    expected = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(12), dim=-1) @ v
+    torch.testing.assert_close(attention(x), expected)
+
+
+def test_masked_keys_get_exactly_zero_weight():
+    q, k, v = torch.randn(3, 2, 5, 4).unbind(0)
+    mask = padding_mask([5, 2], 5)
+    _, weights = scaled_dot_product_attention(q, k, v, mask[:, None, :])
+    assert torch.equal(weights[1, :, 2:], torch.zeros(5, 3))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 5))
+
+
+def test_attention_output_ignores_values_at_padded_keys():
+    attention = Attention(hidden_n=8)
+    x = torch.randn(1, 6, 8)
+    mask = padding_mask([4], 6)
+    garbage = x.clone()
+    garbage[:, 4:] = 1e4 * torch.randn(1, 2, 8)
+    torch.testing.assert_close(attention(x, mask)[:, :4], attention(garbage, mask)[:, :4])
+
+
+def _copy_into_torch_mha(ours: MultiHeadAttention, reference: nn.MultiheadAttention):
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(torch.cat([ours.q.weight, ours.k.weight, ours.v.weight]))
+        reference.in_proj_bias.copy_(torch.cat([ours.q.bias, ours.k.bias, ours.v.bias]))
+        reference.out_proj.weight.copy_(ours.out.weight)
+        reference.out_proj.bias.copy_(ours.out.bias)
+
+
+@pytest.mark.parametrize("h", [1, 2, 4])
+def test_multi_head_attention_matches_torch_with_padding(h):
+    ours = MultiHeadAttention(hidden_n=16, h=h)
+    reference = nn.MultiheadAttention(16, h, batch_first=True)
+    _copy_into_torch_mha(ours, reference)
+    x = torch.randn(3, 7, 16)
+    mask = padding_mask([7, 4, 1], 7)
+    expected, _ = reference(x, x, x, key_padding_mask=~mask, need_weights=False)
+    actual = ours(x, mask)
+    # torch's output at padded query positions is also defined (they attend to real keys)
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_multi_head_attention_with_heads_not_dividing_hidden_size():
+    mha = MultiHeadAttention(hidden_n=128, h=3)  # the exercise's configuration
+    assert mha.head_size == 42
+    assert mha.q.weight.shape == (126, 128) and mha.out.weight.shape == (128, 126)
+    x = torch.randn(2, 5, 128)
+    assert mha(x, padding_mask([5, 3], 5)).shape == (2, 5, 128)
+
+
+def test_multi_head_attention_explicit_head_size():
+    mha = MultiHeadAttention(hidden_n=10, h=2, head_size=7)
+    assert mha.q.weight.shape == (14, 10)
+    assert mha(torch.randn(1, 3, 10)).shape == (1, 3, 10)
+
+
+def test_multi_head_attention_rejects_bad_head_counts():
+    with pytest.raises(ValueError, match="at least 1"):
+        MultiHeadAttention(hidden_n=8, h=0)
+    with pytest.raises(ValueError, match="too small"):
+        MultiHeadAttention(hidden_n=2, h=4)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_transformer_block_matches_torch_encoder_layer(norm_first):
+    block = TransformerBlock(hidden_n=16, h=4, ff_dim=32, dropout=0.0, norm_first=norm_first).eval()
+    reference = nn.TransformerEncoderLayer(
+        16, 4, dim_feedforward=32, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first
+    ).eval()
+    _copy_into_torch_mha(block.attention, reference.self_attn)
+    with torch.no_grad():
+        reference.linear1.load_state_dict(block.feed_forward.up.state_dict())
+        reference.linear2.load_state_dict(block.feed_forward.down.state_dict())
+        reference.norm1.load_state_dict(block.norm_attention.state_dict())
+        reference.norm2.load_state_dict(block.norm_feed_forward.state_dict())
+    x = torch.randn(2, 6, 16)
+    mask = padding_mask([6, 3], 6)
+    expected = reference(x, src_key_padding_mask=~mask)
+    actual = block(x, mask)
+    # torch's fast path may leave padded positions as zeros: compare real tokens
+    torch.testing.assert_close(actual[mask], expected[mask], rtol=1e-5, atol=1e-5)
+
+
+def test_transformer_block_default_feed_forward_is_four_times_hidden():
+    block = TransformerBlock(hidden_n=24, h=2)
+    assert block.feed_forward.up.weight.shape == (96, 24)
+
+
+@pytest.mark.parametrize("positional", [False, True])
+def test_transformer_output_does_not_depend_on_batch_padding(positional):
+    model = Transformer(emb_n=50, hidden_n=16, n=2, h=2, positional=positional, max_len=20).eval()
+    sentence = torch.randint(2, 50, (1, 5))
+    alone = model(sentence, torch.ones(1, 5, dtype=torch.bool))
+    padded = torch.zeros(2, 12, dtype=torch.long)
+    padded[0, :5] = sentence
+    padded[1] = torch.randint(2, 50, (12,))
+    mask = padding_mask([5, 12], 12)
+    in_batch = model(padded, mask)
+    torch.testing.assert_close(in_batch[0, :5], alone[0], rtol=1e-5, atol=1e-5)
+
+
+def test_transformer_shapes_and_padding_embedding():
+    model = Transformer(emb_n=30, hidden_n=8, n=1, h=2)
+    assert torch.equal(model.token_embedding.weight[0], torch.zeros(8))
+    assert model(torch.randint(0, 30, (4, 9))).shape == (4, 9, 8)
+
+
+def test_positions_make_word_order_matter():
+    tokens = torch.tensor([[5, 6, 7]])
+    reversed_tokens = tokens.flip(1)
+    without = Transformer(emb_n=10, hidden_n=8, n=1, h=2, dropout=0.0).eval()
+    with_pos = Transformer(emb_n=10, hidden_n=8, n=1, h=2, dropout=0.0, positional=True).eval()
+    # Without positions, attention is permutation-equivariant: reversing input reverses output.
+    torch.testing.assert_close(without(reversed_tokens), without(tokens).flip(1))
+    assert not torch.allclose(with_pos(reversed_tokens), with_pos(tokens).flip(1))
+
+
+def test_sentence_longer_than_max_len_is_a_clear_error():
+    model = Transformer(emb_n=10, hidden_n=8, n=1, h=2, positional=True, max_len=4)
+    with pytest.raises(SequenceTooLongError, match="5 tokens is longer than max_len=4"):
+        model(torch.ones(1, 5, dtype=torch.long))
+
+
+def test_transformer_rejects_zero_blocks():
+    with pytest.raises(ValueError, match="n \\(number of blocks\\)"):
+        Transformer(emb_n=10, hidden_n=8, n=0, h=2)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_gradients_reach_every_parameter(norm_first):
+    model = Transformer(emb_n=20, hidden_n=8, n=2, h=2, positional=True, max_len=10, norm_first=norm_first)
+    tokens = torch.randint(1, 20, (3, 6))
+    tokens[2, 4:] = 0
+    model(tokens, tokens != 0).pow(2).sum().backward()
+    for name, param in model.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert torch.equal(model.token_embedding.weight.grad[0], torch.zeros(8))  # padding row untouched

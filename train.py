@@ -1,0 +1,57 @@
+"""Train the tagger: `python train.py [hydra overrides]`, or `python train.py -m ...` to sweep."""
+
+from __future__ import annotations
+
+import time
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from postag.runs import build_trainer, scalar_metrics, write_reports
+
+
+def train(cfg: DictConfig) -> dict:
+    if cfg.get("seed") is not None:  # `if cfg.seed:` would skip seed 0
+        L.seed_everything(cfg.seed, workers=True)
+
+    # The model's sizes come from the data: build the vocabularies before the model.
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model = instantiate(cfg.model, vocab_size=len(datamodule.words), tag_names=datamodule.tags.itos)
+    trainer = build_trainer(cfg)
+
+    started = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = scalar_metrics(trainer)
+    metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+    checkpoint = trainer.checkpoint_callback
+    if checkpoint is not None and checkpoint.best_model_score is not None:
+        metrics["val/acc_best"] = float(checkpoint.best_model_score)
+
+    per_tag = None
+    if cfg.get("test"):
+        # fast_dev_run saves no checkpoint: test the weights in memory then
+        best = "best" if checkpoint is not None and checkpoint.best_model_path else None
+        trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+        metrics.update(scalar_metrics(trainer))
+        per_tag = model.test_per_tag
+        if best:
+            metrics["best_checkpoint"] = checkpoint.best_model_path
+    if trainer.is_global_zero:
+        write_reports(cfg.paths.output_dir, metrics, per_tag)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    if "test/acc" in metrics:
+        print(f"test accuracy: {metrics['test/acc']:.4f}")
+    return metrics.get(cfg.get("optimized_metric"))
+
+
+if __name__ == "__main__":
+    main()
