@@ -38,6 +38,29 @@ def format_per_tag_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def per_tag_figure(rows: list[dict], title: str):
+    """Bar chart of per-tag accuracy, tags sorted by support; absent tags marked, not drawn as 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(rows, key=lambda r: -r["support"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(ordered)), 3.6))
+    positions = range(len(ordered))
+    heights = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in ordered]
+    bars = ax.bar(positions, heights, color="tab:blue")
+    for bar, row in zip(bars, ordered):
+        if row["accuracy"] is None:
+            ax.text(bar.get_x() + bar.get_width() / 2, 0.02, "absent", rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(positions), [r["tag"] for r in ordered], rotation=90, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 class TaggerModule(L.LightningModule):
     """A hand-built Transformer encoder with a linear layer over the tags.
 
@@ -139,11 +162,21 @@ class TaggerModule(L.LightningModule):
         return rows
 
     def on_validation_epoch_end(self) -> None:
-        self._log_per_tag("val", self.val_confusion)
+        rows = self._log_per_tag("val", self.val_confusion)
+        if not self.trainer.sanity_checking:
+            self._add_figure("val/acc_per_tag_chart", per_tag_figure, rows, "validation accuracy per tag (by support)")
+
+    def _add_figure(self, tag: str, make_figure, rows: list[dict], title: str) -> None:
+        """Draw into TensorBoard when a TensorBoard logger is attached (rank 0 only)."""
+        experiment = getattr(self.logger, "experiment", None)
+        if not self.trainer.is_global_zero or not hasattr(experiment, "add_figure"):
+            return
+        experiment.add_figure(tag, make_figure(rows, title), global_step=self.global_step, close=True)
 
     def on_test_epoch_end(self) -> None:
         # Kept for the caller (train.py / evaluate.py) to write the per-tag table.
         self.test_per_tag = self._log_per_tag("test", self.test_confusion)
+        self._add_figure("test/acc_per_tag_chart", per_tag_figure, self.test_per_tag, "test accuracy per tag (by support)")
 
     def configure_optimizers(self):
         hp = self.hparams

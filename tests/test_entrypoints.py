@@ -42,6 +42,7 @@ def trained_run(tmp_path_factory):
         "train.py",
         "debug=limit",
         "trainer.max_epochs=15",
+        "trainer.log_every_n_steps=1",
         "model=pos",
         "model.lr=0.01",
         "model.warmup_steps=1",
@@ -60,13 +61,25 @@ def test_run_directory_holds_config_checkpoints_logs_and_reports(trained_run):
     assert (out / "checkpoints" / "last.ckpt").is_file()
     best = [p for p in (out / "checkpoints").glob("epoch_*.ckpt")]
     assert len(best) == 1 and "val_acc_" in best[0].name  # no folder made from 'val/acc'
-    assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"test/acc", "val/acc", "val/acc_best", "train_seconds"} <= metrics.keys()
     table = (out / "test_per_tag.md").read_text()
     assert "| tag | support | accuracy |" in table
     # The fixture's test file has no MD: it is reported absent, not as 0.
     assert "| MD | 0 | absent |" in table
+
+
+def test_tensorboard_logs_curves_per_tag_accuracy_and_charts(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained_run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"train/loss_step", "train/acc", "val/loss", "val/acc", "test/acc", "lr-AdamW/pg1"} <= scalars
+    assert "val/acc_per_tag/NN" in scalars and "test/acc_per_tag/DT" in scalars
+    assert "test/acc_per_tag/MD" not in scalars  # absent from the test file: not logged as 0
+    assert len(events.Scalars("val/acc")) == 15  # one a validation epoch
+    assert {"val/acc_per_tag_chart", "test/acc_per_tag_chart"} <= set(events.Tags()["images"])
 
 
 def test_checkpoint_loads_with_weights_only_and_carries_vocabularies(trained_run):

@@ -1,0 +1,91 @@
+"""The LightningModule: masked loss, per-tag reporting, optimiser settings, hyperparameters."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from postag.data import IGNORE_INDEX, collate
+from postag.module import TaggerModule, format_per_tag_table, per_tag_rows
+
+TAGS = ["DT", "NN", "VB"]
+
+
+def small_module(**kwargs) -> TaggerModule:
+    args = dict(vocab_size=12, tag_names=TAGS, hidden_n=8, n=1, h=2, dropout=0.0)
+    args.update(kwargs)
+    return TaggerModule(**args)
+
+
+def test_per_tag_rows_tell_absent_from_always_wrong():
+    # rows: true DT (2 right), true NN (0 right of 3), VB never occurs
+    confusion = torch.tensor([[2, 0, 0], [1, 0, 2], [0, 0, 0]])
+    rows = per_tag_rows(confusion, TAGS)
+    assert rows == [
+        {"tag": "DT", "support": 2, "accuracy": 1.0},
+        {"tag": "NN", "support": 3, "accuracy": 0.0},
+        {"tag": "VB", "support": 0, "accuracy": None},
+    ]
+    table = format_per_tag_table(rows)
+    assert "| NN | 3 | 0.0000 |" in table and "| VB | 0 | absent |" in table
+
+
+def test_loss_ignores_padded_positions():
+    torch.manual_seed(0)
+    module = small_module().eval()
+    batch = collate([([2, 3, 4], [0, 1, 2]), ([5], [1])])
+    loss, preds = module.model_step(batch)
+    logits = module(batch.tokens, batch.mask)
+    real = batch.mask
+    expected = F.cross_entropy(logits[real], batch.labels[real])
+    torch.testing.assert_close(loss, expected)
+    assert preds.shape == batch.tokens.shape
+    assert (batch.labels[~real] == IGNORE_INDEX).all()
+
+
+def test_hyperparameters_are_plain_values():
+    module = small_module(betas=[0.9, 0.98])
+    hparams = dict(module.hparams)
+    assert hparams["tag_names"] == TAGS and type(hparams["tag_names"]) is list
+    assert hparams["betas"] == (0.9, 0.98)
+    # What torch.load(weights_only=True) accepts: builtins only.
+    for value in hparams.values():
+        assert isinstance(value, (int, float, str, bool, list, tuple, type(None))), value
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden_n": -1}, "model.hidden_n"),
+        ({"dropout": 1.0}, "model.dropout"),
+        ({"lr_schedule": "step"}, "model.lr_schedule"),
+        ({"h": 0}, "at least 1"),
+        ({"n": 0}, "number of blocks"),
+    ],
+)
+def test_invalid_model_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        small_module(**kwargs)
+
+
+class _FakeTrainer:
+    estimated_stepping_batches = 100
+
+
+def test_optimizer_settings_and_warmup_then_cosine_decay():
+    module = small_module(lr=0.01, warmup_steps=10, weight_decay=0.1)
+    module._trainer = _FakeTrainer()  # configure_optimizers reads the step count from the trainer
+    config = module.configure_optimizers()
+    optimizer, scheduler = config["optimizer"], config["lr_scheduler"]["scheduler"]
+    assert isinstance(optimizer, torch.optim.AdamW)
+    decay_group, no_decay_group = optimizer.param_groups
+    assert decay_group["weight_decay"] == 0.1 and no_decay_group["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay_group["params"]) and all(p.dim() < 2 for p in no_decay_group["params"])
+    assert decay_group["betas"] == (0.9, 0.98) and decay_group["eps"] == 1e-8
+    lrs = []
+    for _ in range(100):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == pytest.approx(0.001)  # 1/10 of the peak on the first step
+    assert max(lrs) == pytest.approx(0.01) and lrs.index(max(lrs)) == 9
+    assert lrs[-1] < 0.0001  # decayed to almost nothing by the last step
