@@ -11,9 +11,9 @@ from postag.runs import build_trainer, print_per_tag, scalar_metrics, write_repo
 
 
 def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
-    model, words, tags = load_tagger(cfg.ckpt_path)
+    model, vocab = load_tagger(cfg.ckpt_path)
     datamodule = instantiate(cfg.data)
-    datamodule.set_vocabularies(words, tags)  # the checkpoint's, never rebuilt from data
+    datamodule.vocab = vocab  # the checkpoint's, never rebuilt from data
     datamodule.prepare_data()
     datamodule.setup("test")
     trainer = build_trainer(cfg)

@@ -9,7 +9,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.runs import build_trainer, scalar_metrics, write_reports
+from postag.runs import build_model, build_trainer, scalar_metrics, write_reports
 
 
 def train(cfg: DictConfig) -> dict:
@@ -20,7 +20,7 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model = instantiate(cfg.model, vocab_size=len(datamodule.words), tag_names=datamodule.tags.itos)
+    model = build_model(cfg.model, datamodule.vocab)
     trainer = build_trainer(cfg)
 
     started = time.perf_counter()

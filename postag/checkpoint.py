@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
-from postag.data import vocabularies_from_checkpoint
+from postag.data import Vocabularies, vocabularies_from_checkpoint
 from postag.module import TaggerModule
 
 
-def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, list[str], list[str]]:
-    """(model in eval mode, word vocabulary, tag names) from a Lightning checkpoint written by train.py."""
+def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
+    """(model in eval mode, its vocabularies) from a Lightning checkpoint written by train.py."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path: no checkpoint file at {path}")
@@ -19,10 +19,11 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
         raise ValueError(f"{path}: not a postag checkpoint (no state_dict/hyper_parameters)")
-    words, tags = vocabularies_from_checkpoint(checkpoint, str(path))
+    vocab = vocabularies_from_checkpoint(checkpoint, str(path))
     model = TaggerModule(**checkpoint["hyper_parameters"])
-    if list(model.tag_names) != tags or model.hparams.vocab_size != len(words):
-        raise ValueError(f"{path}: the saved vocabulary does not match the saved model's sizes")
+    sizes = (model.tag_names, model.hparams.vocab_size, model.hparams.char_vocab_size, model.hparams.suffix_vocab_size)
+    if sizes != (vocab.tags.itos, len(vocab.words), len(vocab.chars), len(vocab.suffixes)):
+        raise ValueError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
-    return model, words, tags
+    return model, vocab

@@ -15,8 +15,9 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import lightning as L
 import torch
@@ -148,6 +149,38 @@ def find_split(data_dir: Path, split: str) -> Path | None:
     return None
 
 
+MAX_WORD_CHARS = 20  # longer words keep their first 10 and last 10 characters
+SUFFIX_LEN = 3
+CAPITALISATION = ("lower", "initial", "upper", "mixed", "none")
+N_SHAPES = 1 + len(CAPITALISATION) * 2 * 2  # padding, then capitalisation x digit x hyphen
+
+
+def suffix(word: str) -> str:
+    return word[-SUFFIX_LEN:].lower()
+
+
+def word_shape(word: str) -> int:
+    """Id in [1, N_SHAPES) from capitalisation, digits and hyphens; 0 is padding."""
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        cap = "none"
+    elif all(c.islower() for c in letters):
+        cap = "lower"
+    elif all(c.isupper() for c in letters):
+        cap = "upper"
+    elif letters[0].isupper() and all(c.islower() for c in letters[1:]):
+        cap = "initial"
+    else:
+        cap = "mixed"
+    has_digit = any(c.isdigit() for c in word)
+    return 1 + CAPITALISATION.index(cap) * 4 + 2 * has_digit + ("-" in word)
+
+
+def clip_word(word: str) -> str:
+    half = MAX_WORD_CHARS // 2
+    return word if len(word) <= MAX_WORD_CHARS else word[:half] + word[-half:]
+
+
 class Vocabulary:
     """A list of strings and its inverse; for words, id 0 is padding and id 1 unknown."""
 
@@ -161,6 +194,14 @@ class Vocabulary:
         counts = Counter(w for words, _ in sentences for w in words)
         kept = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
         return cls([PAD, UNK, *kept], unk=True)
+
+    @classmethod
+    def for_chars(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        return cls([PAD, UNK, *sorted({c for words, _ in sentences for w in words for c in w})], unk=True)
+
+    @classmethod
+    def for_suffixes(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        return cls([PAD, UNK, *sorted({suffix(w) for words, _ in sentences for w in words})], unk=True)
 
     @classmethod
     def for_tags(cls, sentences: Iterable[Sentence]) -> Vocabulary:
@@ -178,28 +219,94 @@ class Vocabulary:
         return [self.stoi[s] for s in items]
 
 
+class Example(NamedTuple):
+    """One encoded sentence."""
+
+    words: list[int]  # word ids
+    tags: list[int]  # tag ids
+    chars: list[list[int]]  # character ids of each word
+    shapes: list[int]  # word_shape of each word
+    suffixes: list[int]  # suffix ids
+
+
 @dataclass
 class Batch:
     tokens: torch.Tensor  # (B, S) word ids, PAD_ID on padding
     labels: torch.Tensor  # (B, S) tag ids, IGNORE_INDEX on padding
     mask: torch.Tensor  # (B, S) bool, True on real tokens
+    chars: torch.Tensor  # (B, S, W) character ids, PAD_ID on padding
+    shapes: torch.Tensor  # (B, S) word-shape ids, 0 on padding
+    suffixes: torch.Tensor  # (B, S) suffix ids, PAD_ID on padding
 
     def to(self, device) -> Batch:
-        return Batch(self.tokens.to(device), self.labels.to(device), self.mask.to(device))
+        return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
 
 
-def collate(examples: Sequence[tuple[list[int], list[int]]]) -> Batch:
-    """Pad a list of (token ids, tag ids) to the longest sentence in the batch."""
-    longest = max(len(tokens) for tokens, _ in examples)
-    size = (len(examples), longest)
-    tokens = torch.full(size, PAD_ID, dtype=torch.long)
-    labels = torch.full(size, IGNORE_INDEX, dtype=torch.long)
-    for row, (ids, tag_ids) in enumerate(examples):
-        tokens[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        labels[row, : len(tag_ids)] = torch.tensor(tag_ids, dtype=torch.long)
-    lengths = torch.tensor([len(ids) for ids, _ in examples])
-    mask = torch.arange(longest)[None, :] < lengths[:, None]  # from lengths, not from token ids
-    return Batch(tokens, labels, mask)
+def _pad_rows(rows: Sequence[list[int]], width: int, fill: int) -> torch.Tensor:
+    out = torch.full((len(rows), width), fill, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
+
+
+def collate(examples: Sequence[Example]) -> Batch:
+    """Pad a list of examples to the longest sentence (and longest word) in the batch."""
+    longest = max(len(e.words) for e in examples)
+    widest = max(len(c) for e in examples for c in e.chars)
+    chars = torch.full((len(examples), longest, widest), PAD_ID, dtype=torch.long)
+    for row, example in enumerate(examples):
+        chars[row, : len(example.chars)] = _pad_rows(example.chars, widest, PAD_ID)
+    lengths = torch.tensor([len(e.words) for e in examples])
+    return Batch(
+        tokens=_pad_rows([e.words for e in examples], longest, PAD_ID),
+        labels=_pad_rows([e.tags for e in examples], longest, IGNORE_INDEX),
+        mask=torch.arange(longest)[None, :] < lengths[:, None],  # from lengths, not from token ids
+        chars=chars,
+        shapes=_pad_rows([e.shapes for e in examples], longest, 0),
+        suffixes=_pad_rows([e.suffixes for e in examples], longest, PAD_ID),
+    )
+
+
+@dataclass
+class Vocabularies:
+    """Everything that maps text to ids; saved in checkpoints."""
+
+    words: Vocabulary
+    tags: Vocabulary
+    chars: Vocabulary
+    suffixes: Vocabulary
+
+    @classmethod
+    def from_training(cls, train: list[Sentence], train_split: list[Sentence], min_freq: int) -> Vocabularies:
+        # Words, characters and suffixes from the sentences trained on; the tag set
+        # (the label space) from the whole training file.
+        return cls(
+            Vocabulary.for_words(train, min_freq),
+            Vocabulary.for_tags(train_split),
+            Vocabulary.for_chars(train),
+            Vocabulary.for_suffixes(train),
+        )
+
+    def state_dict(self) -> dict:
+        return {f.name: list(getattr(self, f.name).itos) for f in fields(self)}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> Vocabularies:
+        return cls(
+            Vocabulary(state["words"], unk=True),
+            Vocabulary(state["tags"], unk=False),
+            Vocabulary(state["chars"], unk=True),
+            Vocabulary(state["suffixes"], unk=True),
+        )
+
+    def encode(self, words: Sequence[str], tags: Sequence[str] | None = None) -> Example:
+        return Example(
+            words=self.words.encode(words),
+            tags=self.tags.encode(tags) if tags is not None else [],
+            chars=[self.chars.encode(clip_word(w)) for w in words],
+            shapes=[word_shape(w) for w in words],
+            suffixes=self.suffixes.encode([suffix(w) for w in words]),
+        )
 
 
 class WordDropoutCollate:
@@ -212,7 +319,7 @@ class WordDropoutCollate:
     def __init__(self, p: float):
         self.p = p
 
-    def __call__(self, examples: Sequence[tuple[list[int], list[int]]]) -> Batch:
+    def __call__(self, examples: Sequence[Example]) -> Batch:
         batch = collate(examples)
         if self.p > 0:
             drop = (torch.rand(batch.tokens.shape) < self.p) & batch.mask
@@ -220,17 +327,15 @@ class WordDropoutCollate:
         return batch
 
 
-def encode_sentences(
-    sentences: Sequence[Sentence], words: Vocabulary, tags: Vocabulary, source: str
-) -> list[tuple[list[int], list[int]]]:
+def encode_sentences(sentences: Sequence[Sentence], vocab: Vocabularies, source: str) -> list[Example]:
     """Map sentences to ids; a tag the training split never had raises UnknownTagError."""
-    unknown = sorted({t for _, ts in sentences for t in ts if t not in tags})
+    unknown = sorted({t for _, ts in sentences for t in ts if t not in vocab.tags})
     if unknown:
         raise UnknownTagError(
             f"{source}: tag(s) {', '.join(unknown)} never occur in the training data; "
-            f"known tags: {' '.join(tags.itos)}"
+            f"known tags: {' '.join(vocab.tags.itos)}"
         )
-    return [(words.encode(ws), tags.encode(ts)) for ws, ts in sentences]
+    return [vocab.encode(ws, ts) for ws, ts in sentences]
 
 
 class CoNLL2000DataModule(L.LightningDataModule):
@@ -279,8 +384,7 @@ class CoNLL2000DataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.download = download
         self.test_file = Path(test_file) if test_file else None
-        self.words: Vocabulary | None = None
-        self.tags: Vocabulary | None = None
+        self.vocab: Vocabularies | None = None
         self.train_set = self.val_set = self.test_set = None
 
     # Lightning calls this in one process per node, before setup: fetch only, set no state.
@@ -299,7 +403,7 @@ class CoNLL2000DataModule(L.LightningDataModule):
     def _splits_needed(self) -> list[str]:
         # With vocabularies from a checkpoint, training data is not needed;
         # with a test_file, the test split is not.
-        needed = [] if self.words is not None else ["train"]
+        needed = [] if self.vocab is not None else ["train"]
         return needed + ([] if self.test_file is not None else ["test"])
 
     def _split_path(self, split: str) -> Path:
@@ -313,21 +417,20 @@ class CoNLL2000DataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         need_train = stage in (None, "fit", "validate") and self.train_set is None
-        if self.words is None or need_train:
+        if self.vocab is None or need_train:
             train_path = self._split_path("train")
             train_split = read_conll(train_path)
             train, val = self._train_val_split(train_split)
-            if self.words is None:
-                # Words from the sentences trained on only, so validation words can be unseen
-                # as test words are; the tag set (the label space) from the whole training file.
-                self.words = Vocabulary.for_words(train, self.min_freq)
-                self.tags = Vocabulary.for_tags(train_split)
+            if self.vocab is None:
+                # Words from the sentences trained on only, so validation words can be
+                # unseen as test words are.
+                self.vocab = Vocabularies.from_training(train, train_split, self.min_freq)
             if need_train:
-                self.train_set = encode_sentences(train, self.words, self.tags, str(train_path))
-                self.val_set = encode_sentences(val, self.words, self.tags, str(train_path))
+                self.train_set = encode_sentences(train, self.vocab, str(train_path))
+                self.val_set = encode_sentences(val, self.vocab, str(train_path))
         if stage in (None, "test", "predict") and self.test_set is None:
             path = self.test_file or self._split_path("test")
-            self.test_set = encode_sentences(read_conll(path), self.words, self.tags, str(path))
+            self.test_set = encode_sentences(read_conll(path), self.vocab, str(path))
 
     def _train_val_split(self, sentences: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:
         order = list(range(len(sentences)))
@@ -358,22 +461,17 @@ class CoNLL2000DataModule(L.LightningDataModule):
 
     # Vocabularies travel with checkpoints, so a checkpoint alone can evaluate and tag.
     def state_dict(self) -> dict:
-        if self.words is None:
-            return {}
-        return {"words": list(self.words.itos), "tags": list(self.tags.itos)}
+        return {} if self.vocab is None else self.vocab.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
         if state:
-            self.set_vocabularies(state["words"], state["tags"])
-
-    def set_vocabularies(self, words: Sequence[str], tags: Sequence[str]) -> None:
-        self.words = Vocabulary(words, unk=True)
-        self.tags = Vocabulary(tags, unk=False)
+            self.vocab = Vocabularies.from_state_dict(state)
 
 
-def vocabularies_from_checkpoint(checkpoint: dict, source: str = "checkpoint") -> tuple[list[str], list[str]]:
-    """(words, tags) saved by CoNLL2000DataModule.state_dict inside a Lightning checkpoint."""
+def vocabularies_from_checkpoint(checkpoint: dict, source: str = "checkpoint") -> Vocabularies:
+    """The vocabularies saved by CoNLL2000DataModule.state_dict inside a Lightning checkpoint."""
     state = checkpoint.get(CoNLL2000DataModule.__qualname__)
-    if not state or "words" not in state or "tags" not in state:
-        raise ValueError(f"{source}: no postag vocabulary in this checkpoint (is it a postag checkpoint?)")
-    return list(state["words"]), list(state["tags"])
+    try:
+        return Vocabularies.from_state_dict(state)
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{source}: no postag vocabulary in this checkpoint (is it a postag checkpoint?)") from err

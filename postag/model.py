@@ -174,6 +174,66 @@ class TransformerBlock(nn.Module):
         return x
 
 
+class CharCNN(nn.Module):
+    """A word's vector from its characters: embeddings, a convolution, max over positions.
+
+    Lets the tagger see suffixes, capitals and digits of words it has never seen.
+    """
+
+    def __init__(self, char_vocab_size: int, char_n: int, hidden_n: int, kernel_size: int = 3, pad_id: int = 0):
+        super().__init__()
+        self.embedding = nn.Embedding(char_vocab_size, char_n, padding_idx=pad_id)
+        self.conv = nn.Conv1d(char_n, hidden_n, kernel_size, padding=kernel_size // 2)
+        # Starts as small as the word embeddings (std 0.02), so the character vector
+        # does not drown a known word's own embedding at the start of training.
+        self.out = nn.Linear(hidden_n, hidden_n)
+        nn.init.normal_(self.out.weight, std=0.02)
+        nn.init.zeros_(self.out.bias)
+        self.pad_id = pad_id
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        # chars: (B, S, W) character ids
+        batch, seq, width = chars.shape
+        flat = chars.reshape(batch * seq, width)  # (B*S, W)
+        x = self.embedding(flat).transpose(1, 2)  # (B*S, C, W)
+        x = relu(self.conv(x))  # (B*S, H, W)
+        # After ReLU every value is >= 0, so zeroing padded positions keeps them out of the max.
+        x = x.masked_fill((flat == self.pad_id)[:, None, :], 0.0)
+        return self.out(x.amax(dim=-1)).reshape(batch, seq, -1)  # (B, S, H)
+
+
+class WordFeatures(nn.Module):
+    """Sum of the word-internal features that are switched on: characters, shape, suffix."""
+
+    def __init__(
+        self,
+        hidden_n: int,
+        char_vocab_size: int = 0,
+        char_n: int = 0,
+        n_shapes: int = 0,
+        suffix_vocab_size: int = 0,
+    ):
+        super().__init__()
+        self.chars = CharCNN(char_vocab_size, char_n, hidden_n) if char_n > 0 else None
+        self.shape = nn.Embedding(n_shapes, hidden_n, padding_idx=0) if n_shapes > 0 else None
+        self.suffix = nn.Embedding(suffix_vocab_size, hidden_n, padding_idx=0) if suffix_vocab_size > 0 else None
+        for embedding in (self.shape, self.suffix):
+            if embedding is not None:
+                nn.init.normal_(embedding.weight, std=0.02)
+                with torch.no_grad():
+                    embedding.weight[0].zero_()
+
+    def forward(self, chars: torch.Tensor, shapes: torch.Tensor, suffixes: torch.Tensor) -> torch.Tensor | None:
+        parts = []
+        if self.chars is not None:
+            parts.append(self.chars(chars))  # (B, S, H)
+        if self.shape is not None:
+            parts.append(self.shape(shapes))
+        if self.suffix is not None:
+            parts.append(self.suffix(suffixes))
+        return sum(parts) if parts else None
+
+
 class SequenceTooLongError(ValueError):
     """A sentence is longer than the positional embeddings cover."""
 
@@ -219,9 +279,13 @@ class Transformer(nn.Module):
         # Pre-norm leaves the residual stream un-normalised: normalise once at the end.
         self.final_norm = LayerNorm(hidden_n) if norm_first else nn.Identity()
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # tokens: (B, S) ids; mask: (B, S) True on real tokens
+    def forward(
+        self, tokens: torch.Tensor, mask: torch.Tensor | None = None, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        # tokens: (B, S) ids; mask: (B, S) True on real tokens; extra: (B, S, H) added to the embeddings
         x = self.token_embedding(tokens)  # (B, S, H)
+        if extra is not None:
+            x = x + extra
         if self.position_embedding is not None:
             seq = tokens.size(1)
             if seq > self.max_len:

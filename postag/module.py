@@ -10,8 +10,8 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from postag.data import IGNORE_INDEX, Batch
-from postag.model import Transformer
+from postag.data import IGNORE_INDEX, N_SHAPES, UNK_ID, Batch
+from postag.model import Transformer, WordFeatures
 
 
 def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
@@ -73,6 +73,8 @@ class TaggerModule(L.LightningModule):
         self,
         vocab_size: int,
         tag_names: list[str],
+        char_vocab_size: int = 0,
+        suffix_vocab_size: int = 0,
         hidden_n: int = 128,
         n: int = 3,
         h: int = 3,
@@ -87,12 +89,16 @@ class TaggerModule(L.LightningModule):
         eps: float = 1e-8,
         warmup_steps: int = 200,
         lr_schedule: str = "cosine",
+        char_n: int = 0,
+        shape_features: bool = False,
     ):
         super().__init__()
         if hidden_n < 1:
             raise ValueError(f"model.hidden_n must be at least 1, got {hidden_n}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        if char_n < 0:
+            raise ValueError(f"model.char_n must be 0 (off) or positive, got {char_n}")
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         tag_names = list(tag_names)
@@ -110,22 +116,33 @@ class TaggerModule(L.LightningModule):
             max_len=max_len,
             norm_first=norm_first,
         )
+        self.word_features = WordFeatures(
+            hidden_n,
+            char_vocab_size=char_vocab_size,
+            char_n=char_n,
+            n_shapes=N_SHAPES if shape_features else 0,
+            suffix_vocab_size=suffix_vocab_size if shape_features else 0,
+        )
         self.head = nn.Linear(hidden_n, len(tag_names))
         num_tags = len(tag_names)
         # One metric object per stage: Lightning computes and resets each at epoch end.
         self.train_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
         self.val_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
         self.test_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
+        # Words outside the vocabulary (<unk>) versus the rest: where a words-only model loses.
+        self.test_acc_oov = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
+        self.test_acc_known = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
         # Per-tag accuracy comes from the confusion matrix, whose row sums tell an
         # absent tag (support 0) from an always-wrong one.
         self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
         self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(tokens, mask))  # (B, S, T) logits
+    def forward(self, batch: Batch) -> torch.Tensor:
+        extra = self.word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None
+        return self.head(self.encoder(batch.tokens, batch.mask, extra))  # (B, S, T) logits
 
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self(batch.tokens, batch.mask)  # (B, S, T)
+        logits = self(batch)  # (B, S, T)
         # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped.
         loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
         return loss, logits.argmax(dim=-1)
@@ -150,9 +167,14 @@ class TaggerModule(L.LightningModule):
         loss, preds = self.model_step(batch)
         self.test_acc(preds, batch.labels)
         self.test_confusion.update(preds, batch.labels)
+        oov = batch.tokens == UNK_ID
+        self.test_acc_oov.update(preds, batch.labels.masked_fill(~oov, IGNORE_INDEX))
+        self.test_acc_known.update(preds, batch.labels.masked_fill(oov, IGNORE_INDEX))
         size = len(batch.tokens)
         self.log("test/loss", loss, on_epoch=True, batch_size=size)
         self.log("test/acc", self.test_acc, on_epoch=True, batch_size=size)
+        self.log("test/acc_oov", self.test_acc_oov, on_epoch=True, batch_size=size)
+        self.log("test/acc_known", self.test_acc_known, on_epoch=True, batch_size=size)
 
     def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> list[dict]:
         rows = per_tag_rows(confusion_metric.compute().cpu(), self.tag_names)

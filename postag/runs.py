@@ -10,7 +10,8 @@ from lightning import Callback, Trainer
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
-from postag.module import format_per_tag_table
+from postag.data import Vocabularies
+from postag.module import TaggerModule, format_per_tag_table
 
 
 def instantiate_all(group: DictConfig | None) -> list:
@@ -18,6 +19,17 @@ def instantiate_all(group: DictConfig | None) -> list:
     if not group:
         return []
     return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+
+
+def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
+    """The model config plus the sizes only the data knows."""
+    return instantiate(
+        model_cfg,
+        vocab_size=len(vocab.words),
+        tag_names=vocab.tags.itos,
+        char_vocab_size=len(vocab.chars),
+        suffix_vocab_size=len(vocab.suffixes),
+    )
 
 
 def build_trainer(cfg: DictConfig) -> Trainer:

@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from postag.module import TaggerModule
+from postag import runs
 from postag.runs import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ def compose_config(name, overrides, tmp_path):
 def build_model(cfg) -> TaggerModule:
     dm = instantiate(cfg.data)
     dm.setup("fit")
-    return instantiate(cfg.model, vocab_size=len(dm.words), tag_names=dm.tags.itos)
+    return runs.build_model(cfg.model, dm.vocab)
 
 
 def test_default_train_config_builds_the_exercise_model(tmp_path):
@@ -40,6 +41,16 @@ def test_default_train_config_builds_the_exercise_model(tmp_path):
     assert model.encoder.position_embedding is None
     assert len(model.encoder.blocks) == 3
     assert cfg.seed is not None and cfg.trainer.accelerator == "cpu"
+
+
+def test_model_char_adds_word_features(tmp_path):
+    model = build_model(compose_config("train", ["model=char"], tmp_path))
+    features = model.word_features
+    assert features.chars is not None and features.chars.embedding.embedding_dim == 32
+    assert features.shape is not None and features.suffix is not None
+    assert model.encoder.position_embedding is not None
+    plain = build_model(compose_config("train", ["model=pos"], tmp_path)).word_features
+    assert plain.chars is None and plain.shape is None and plain.suffix is None
 
 
 def test_model_pos_adds_positional_embeddings(tmp_path):

@@ -11,14 +11,19 @@ from postag.data import (
     IGNORE_INDEX,
     PAD_ID,
     UNK_ID,
+    N_SHAPES,
     CoNLL2000DataModule,
     CorpusFormatError,
+    Example,
     UnknownTagError,
+    Vocabularies,
     Vocabulary,
     WordDropoutCollate,
+    clip_word,
     collate,
     read_conll,
     vocabularies_from_checkpoint,
+    word_shape,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -91,15 +96,15 @@ def fixture_datamodule():
 
 def test_vocabulary_comes_from_training_sentences_only(fixture_datamodule):
     dm = fixture_datamodule
-    train_words = {w for ids, _ in dm.train_set for w in ids}
+    train_words = {w for example in dm.train_set for w in example.words}
     # Every id in training is a real word; test-only words map to <unk>.
     assert UNK_ID not in train_words
     test_only = {"Analysts"}  # occurs in test.txt, never in train.txt
     for word in test_only:
-        assert word not in dm.words
-    assert any(UNK_ID in ids for ids, _ in dm.test_set)
+        assert word not in dm.vocab.words
+    assert any(UNK_ID in example.words for example in dm.test_set)
     # Validation sentences are held out of the vocabulary too.
-    assert any(UNK_ID in ids for ids, _ in dm.val_set)
+    assert any(UNK_ID in example.words for example in dm.val_set)
     assert len(dm.train_set) == 8 and len(dm.val_set) == 2 and len(dm.test_set) == 3
 
 
@@ -126,29 +131,76 @@ def test_missing_data_without_download_names_the_directory(tmp_path):
         dm.prepare_data()
 
 
+def example(words, tags, chars=None):
+    chars = chars or [[7] * (i + 1) for i in range(len(words))]
+    return Example(words, tags, chars, [1] * len(words), [2] * len(words))
+
+
 def test_collate_pads_and_masks():
-    batch = collate([([5, 6, 7], [1, 2, 3]), ([8], [4])])
+    batch = collate([example([5, 6, 7], [1, 2, 3]), example([8], [4], chars=[[3, 4, 5, 6]])])
     assert batch.tokens.tolist() == [[5, 6, 7], [8, PAD_ID, PAD_ID]]
     assert batch.labels.tolist() == [[1, 2, 3], [4, IGNORE_INDEX, IGNORE_INDEX]]
     assert batch.mask.dtype == torch.bool
     assert batch.mask.tolist() == [[True, True, True], [True, False, False]]
+    assert batch.chars.shape == (2, 3, 4)  # padded to the longest sentence and the longest word
+    assert batch.chars[0, 1].tolist() == [7, 7, PAD_ID, PAD_ID]
+    assert batch.chars[1, 0].tolist() == [3, 4, 5, 6] and (batch.chars[1, 1:] == PAD_ID).all()
+    assert batch.shapes.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch.suffixes.tolist() == [[2, 2, 2], [2, PAD_ID, PAD_ID]]
 
 
 def test_mask_comes_from_lengths_not_token_ids():
     # A real token whose id happens to equal the padding id stays a real token.
-    batch = collate([([PAD_ID, 3], [0, 1])])
+    batch = collate([example([PAD_ID, 3], [0, 1])])
     assert batch.mask.tolist() == [[True, True]]
 
 
 def test_word_dropout_touches_only_real_tokens():
     torch.manual_seed(0)
-    examples = [(list(range(2, 40)), [0] * 38), ([7, 8], [0, 0])]
+    examples = [example(list(range(2, 40)), [0] * 38), example([7, 8], [0, 0])]
     batch = WordDropoutCollate(0.5)(examples)
     replaced = batch.tokens == UNK_ID
     assert replaced.any()
     assert not (replaced & ~batch.mask).any()
     assert (batch.tokens[1, 2:] == PAD_ID).all()
+    assert torch.equal(batch.chars, collate(examples).chars)  # characters stay visible
     assert torch.equal(WordDropoutCollate(0.0)(examples).tokens, collate(examples).tokens)
+
+
+@pytest.mark.parametrize(
+    "word, capitalisation, digit, hyphen",
+    [
+        ("cat", 0, 0, 0),
+        ("London", 1, 0, 0),
+        ("IBM", 2, 0, 0),
+        ("McDonald", 3, 0, 0),
+        ("1,200", 4, 1, 0),
+        ("well-known", 0, 0, 1),
+        ("F-16", 2, 1, 1),
+        (".", 4, 0, 0),
+    ],
+)
+def test_word_shape(word, capitalisation, digit, hyphen):
+    shape = word_shape(word)
+    assert shape == 1 + capitalisation * 4 + 2 * digit + hyphen
+    assert 1 <= shape < N_SHAPES
+
+
+def test_long_words_keep_both_ends():
+    word = "antidisestablishmentarianism"
+    clipped = clip_word(word)
+    assert len(clipped) == 20 and clipped.startswith("antidisest") and clipped.endswith("tarianism"[-10:])
+    assert clip_word("short") == "short"
+
+
+def test_unseen_word_keeps_its_characters_suffix_and_shape():
+    train = [(["walked", "Paris"], ["VBD", "NNP"])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    encoded = vocab.encode(["talked", "Rome"])
+    assert encoded.words == [UNK_ID, UNK_ID]
+    assert encoded.suffixes[0] == vocab.suffixes.stoi["ked"]
+    assert encoded.chars[0][1:] == vocab.chars.encode("alked")
+    assert encoded.shapes == [word_shape("walked"), word_shape("Paris")]
 
 
 def test_loaders_yield_padded_batches(fixture_datamodule):
@@ -160,13 +212,12 @@ def test_loaders_yield_padded_batches(fixture_datamodule):
 
 def test_state_dict_carries_vocabularies(fixture_datamodule):
     state = fixture_datamodule.state_dict()
+    assert set(state) == {"words", "tags", "chars", "suffixes"}
     restored = CoNLL2000DataModule(data_dir="unused")
     restored.load_state_dict(state)
-    assert restored.words.itos == fixture_datamodule.words.itos
-    assert restored.tags.itos == fixture_datamodule.tags.itos
-    words, tags = vocabularies_from_checkpoint({"CoNLL2000DataModule": state})
-    assert words == fixture_datamodule.words.itos and tags == fixture_datamodule.tags.itos
-    with pytest.raises(ValueError, match="not a postag checkpoint|no postag vocabulary"):
+    assert restored.vocab.state_dict() == state
+    assert vocabularies_from_checkpoint({"CoNLL2000DataModule": state}).state_dict() == state
+    with pytest.raises(ValueError, match="no postag vocabulary"):
         vocabularies_from_checkpoint({"state_dict": {}})
 
 

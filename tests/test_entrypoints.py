@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from postag.sweep import summarize
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 SMALL_MODEL = ["model.hidden_n=16", "model.h=2", "model.n=1", "data.batch_size=4"]
@@ -141,3 +143,10 @@ def test_two_job_multirun_gives_a_directory_each(tmp_path):
         assert f"positional: {str(positional).lower()}" in (job_dir / ".hydra" / "config.yaml").read_text()
         assert (job_dir / "metrics.json").is_file()
         assert list((job_dir / "tensorboard").rglob("events.out.tfevents.*"))
+
+    table = summarize(sweep)
+    rows = [line for line in table.splitlines() if line.startswith("| model=")]
+    assert [row.split(" | ")[0] for row in rows] == ["| model=base", "| model=pos"]  # shared overrides left out
+    assert (sweep / "summary.md").read_text() == table
+    csv_lines = (sweep / "summary.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("job,overrides,val/acc_best,test/acc") and len(csv_lines) == 3

@@ -225,3 +225,29 @@ def test_gradients_reach_every_parameter(norm_first):
     for name, param in model.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     assert torch.equal(model.token_embedding.weight.grad[0], torch.zeros(8))  # padding row untouched
+
+
+def test_char_cnn_ignores_character_padding():
+    from postag.model import CharCNN
+
+    cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8).eval()
+    word = torch.tensor([[[3, 4, 5]]])  # (B=1, S=1, W=3)
+    wider = torch.tensor([[[3, 4, 5, 0, 0, 0]]])  # same word padded to a longer batch word
+    torch.testing.assert_close(cnn(word), cnn(wider))
+    assert cnn(torch.randint(1, 20, (2, 4, 7))).shape == (2, 4, 8)
+
+
+def test_word_features_sum_the_switched_on_parts_and_train():
+    from postag.model import WordFeatures
+
+    features = WordFeatures(hidden_n=8, char_vocab_size=20, char_n=4, n_shapes=5, suffix_vocab_size=9)
+    chars = torch.randint(1, 20, (2, 3, 5))
+    shapes = torch.randint(1, 5, (2, 3))
+    suffixes = torch.randint(1, 9, (2, 3))
+    out = features(chars, shapes, suffixes)
+    expected = features.chars(chars) + features.shape(shapes) + features.suffix(suffixes)
+    torch.testing.assert_close(out, expected)
+    out.pow(2).sum().backward()
+    for name, param in features.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+    assert WordFeatures(hidden_n=8)(chars, shapes, suffixes) is None

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from postag.data import IGNORE_INDEX, collate
+from postag.data import IGNORE_INDEX, Vocabularies, collate
 from postag.module import TaggerModule, format_per_tag_table, per_tag_rows
 
 TAGS = ["DT", "NN", "VB"]
@@ -31,10 +31,15 @@ def test_per_tag_rows_tell_absent_from_always_wrong():
 
 def test_loss_ignores_padded_positions():
     torch.manual_seed(0)
-    module = small_module().eval()
-    batch = collate([([2, 3, 4], [0, 1, 2]), ([5], [1])])
+    train = [(["the", "cat", "sat"], TAGS), (["a"], ["DT"])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    module = small_module(
+        vocab_size=len(vocab.words), char_vocab_size=len(vocab.chars), char_n=4, shape_features=True,
+        suffix_vocab_size=len(vocab.suffixes),
+    ).eval()
+    batch = collate([vocab.encode(w, t) for w, t in train])
     loss, preds = module.model_step(batch)
-    logits = module(batch.tokens, batch.mask)
+    logits = module(batch)
     real = batch.mask
     expected = F.cross_entropy(logits[real], batch.labels[real])
     torch.testing.assert_close(loss, expected)

@@ -1,4 +1,4 @@
-"""A short training on the full CoNLL-2000 corpus from $POSTAG_DATA_DIR: the pipeline really learns."""
+"""One epoch on the full CoNLL-2000 corpus from $POSTAG_DATA_DIR: the pipeline really learns."""
 
 import json
 import os
@@ -30,16 +30,16 @@ def test_corpus_has_the_published_sizes():
     assert len({t for _, tags in train for t in tags}) == 44
 
 
-def test_two_epochs_on_conll2000_reach_90_percent(tmp_path):
-    # Two epochs, not one: a words-only encoder tags 89-90% after one epoch
-    # (measured with several seeds and recipes), too close to the bar to be a stable test.
+def test_one_epoch_on_conll2000_reaches_90_percent(tmp_path):
+    # model=char: a words-only encoder (model=pos) tags 89-90% after one epoch, too close
+    # to the bar for a stable test; with character features one epoch gives about 94.5%.
     out = tmp_path / "run"
     result = subprocess.run(
         [
             sys.executable,
             str(ROOT / "train.py"),
-            "model=pos",
-            "trainer.max_epochs=2",
+            "model=char",
+            "trainer.max_epochs=1",
             "data.batch_size=16",
             "callbacks.progress_bar=null",
             f"hydra.run.dir={out}",
@@ -52,6 +52,8 @@ def test_two_epochs_on_conll2000_reach_90_percent(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.90, metrics
+    # Character features must help where word identities cannot: words outside the vocabulary.
+    assert metrics["test/acc_oov"] >= 0.6, metrics
     table = (out / "test_per_tag.md").read_text()
     assert table.count("\n") == 2 + 44  # header, rule, one row per training tag
     assert table.count("absent") == 1  # the test split lacks one of the 44 training tags
