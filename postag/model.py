@@ -212,8 +212,10 @@ class WordFeatures(nn.Module):
         char_n: int = 0,
         n_shapes: int = 0,
         suffix_vocab_size: int = 0,
+        feature_dropout: float = 0.0,
     ):
         super().__init__()
+        self.feature_dropout = feature_dropout
         self.chars = CharCNN(char_vocab_size, char_n, hidden_n) if char_n > 0 else None
         self.shape = nn.Embedding(n_shapes, hidden_n, padding_idx=0) if n_shapes > 0 else None
         self.suffix = nn.Embedding(suffix_vocab_size, hidden_n, padding_idx=0) if suffix_vocab_size > 0 else None
@@ -231,7 +233,15 @@ class WordFeatures(nn.Module):
             parts.append(self.shape(shapes))
         if self.suffix is not None:
             parts.append(self.suffix(suffixes))
-        return sum(parts) if parts else None
+        if not parts:
+            return None
+        features = sum(parts)  # (B, S, H)
+        if self.training and self.feature_dropout > 0:
+            # Hide all word-internal features of a token at once, so that known words
+            # keep learning from their own embeddings rather than only from their spelling.
+            keep = torch.rand(features.shape[:-1], device=features.device) >= self.feature_dropout
+            features = features * keep[..., None]
+        return features
 
 
 class SequenceTooLongError(ValueError):

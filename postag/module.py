@@ -91,12 +91,15 @@ class TaggerModule(L.LightningModule):
         lr_schedule: str = "cosine",
         char_n: int = 0,
         shape_features: bool = False,
+        feature_dropout: float = 0.0,
     ):
         super().__init__()
         if hidden_n < 1:
             raise ValueError(f"model.hidden_n must be at least 1, got {hidden_n}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= feature_dropout < 1.0:
+            raise ValueError(f"model.feature_dropout must be in [0, 1), got {feature_dropout}")
         if char_n < 0:
             raise ValueError(f"model.char_n must be 0 (off) or positive, got {char_n}")
         if lr_schedule not in ("cosine", "constant"):
@@ -122,6 +125,7 @@ class TaggerModule(L.LightningModule):
             char_n=char_n,
             n_shapes=N_SHAPES if shape_features else 0,
             suffix_vocab_size=suffix_vocab_size if shape_features else 0,
+            feature_dropout=feature_dropout,
         )
         self.head = nn.Linear(hidden_n, len(tag_names))
         num_tags = len(tag_names)

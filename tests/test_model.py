@@ -251,3 +251,16 @@ def test_word_features_sum_the_switched_on_parts_and_train():
     for name, param in features.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     assert WordFeatures(hidden_n=8)(chars, shapes, suffixes) is None
+
+
+def test_feature_dropout_hides_whole_tokens_in_training_only():
+    from postag.model import WordFeatures
+
+    features = WordFeatures(hidden_n=8, n_shapes=5, feature_dropout=0.5)
+    shapes = torch.randint(1, 5, (4, 50))
+    chars = suffixes = torch.zeros(4, 50, 1, dtype=torch.long)
+    dropped = features.train()(chars, shapes, suffixes)
+    hidden = (dropped == 0).all(dim=-1)  # (B, S): tokens whose whole vector was hidden
+    assert 0.3 < hidden.float().mean() < 0.7
+    torch.testing.assert_close(dropped[~hidden], features.shape(shapes)[~hidden])
+    torch.testing.assert_close(features.eval()(chars, shapes, suffixes), features.shape(shapes))
