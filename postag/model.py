@@ -274,11 +274,11 @@ class Transformer(nn.Module):
             raise ValueError(f"n (number of blocks) must be at least 1, got {n}")
         self.token_embedding = nn.Embedding(emb_n, hidden_n, padding_idx=pad_id)
         self.position_embedding = nn.Embedding(max_len, hidden_n) if positional else None
-        # Small initial embeddings: with N(0, 1) rows, Adam's steps of about lr per update
-        # need hundreds of updates to move a rare word's vector anywhere useful.
-        for embedding in (self.token_embedding, self.position_embedding):
-            if embedding is not None:
-                nn.init.normal_(embedding.weight, std=embedding_init_std)
+        # Small initial word embeddings: with N(0, 1) rows, Adam's steps of about lr per
+        # update need hundreds of updates to move a rare word's vector anywhere useful.
+        # Positions keep N(0, 1): every batch updates them, and started small they stay
+        # too weak beside the word vectors for the encoder to use word order well.
+        nn.init.normal_(self.token_embedding.weight, std=embedding_init_std)
         with torch.no_grad():
             self.token_embedding.weight[pad_id].zero_()
         self.max_len = max_len

@@ -7,7 +7,6 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from postag.data import IGNORE_INDEX, N_SHAPES, UNK_ID, Batch
@@ -190,19 +189,19 @@ class TaggerModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         rows = self._log_per_tag("val", self.val_confusion)
         if not self.trainer.sanity_checking:
-            self._add_figure("val/acc_per_tag_chart", per_tag_figure, rows, "validation accuracy per tag (by support)")
+            self._add_per_tag_chart("val/acc_per_tag_chart", rows, "validation accuracy per tag (by support)")
 
-    def _add_figure(self, tag: str, make_figure, rows: list[dict], title: str) -> None:
+    def _add_per_tag_chart(self, tag: str, rows: list[dict], title: str) -> None:
         """Draw into TensorBoard when a TensorBoard logger is attached (rank 0 only)."""
         experiment = getattr(self.logger, "experiment", None)
         if not self.trainer.is_global_zero or not hasattr(experiment, "add_figure"):
             return
-        experiment.add_figure(tag, make_figure(rows, title), global_step=self.global_step, close=True)
+        experiment.add_figure(tag, per_tag_figure(rows, title), global_step=self.global_step, close=True)
 
     def on_test_epoch_end(self) -> None:
         # Kept for the caller (train.py / evaluate.py) to write the per-tag table.
         self.test_per_tag = self._log_per_tag("test", self.test_confusion)
-        self._add_figure("test/acc_per_tag_chart", per_tag_figure, self.test_per_tag, "test accuracy per tag (by support)")
+        self._add_per_tag_chart("test/acc_per_tag_chart", self.test_per_tag, "test accuracy per tag (by support)")
 
     def configure_optimizers(self):
         hp = self.hparams
