@@ -13,7 +13,7 @@ from postag import runs
 from postag.runs import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+from tiny_corpus import TINY_DIR as FIXTURES
 
 
 def compose_config(name, overrides, tmp_path):

@@ -26,7 +26,7 @@ from postag.data import (
     word_shape,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tiny_corpus import TINY_DIR as FIXTURES
 
 
 def write(path: Path, text: str) -> Path:

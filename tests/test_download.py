@@ -11,7 +11,7 @@ import pytest
 import postag.data as data
 from postag.data import CoNLL2000DataModule, DownloadError, download
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tiny_corpus import TINY_DIR as FIXTURES
 
 
 @pytest.fixture

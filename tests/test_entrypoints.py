@@ -11,7 +11,7 @@ import torch
 from postag.sweep import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+from tiny_corpus import TINY_DIR as FIXTURES
 SMALL_MODEL = ["model.hidden_n=16", "model.h=2", "model.n=1", "data.batch_size=4"]
 
 
