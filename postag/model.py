@@ -174,6 +174,18 @@ class TransformerBlock(nn.Module):
         return x
 
 
+def init_small_embedding_(embedding: nn.Embedding, std: float = 0.02) -> None:
+    """N(0, std^2) rows and a zero padding row, in place.
+
+    With N(0, 1) rows, Adam's steps of about lr per update need hundreds of updates
+    to move a rarely seen row anywhere useful.
+    """
+    nn.init.normal_(embedding.weight, std=std)
+    if embedding.padding_idx is not None:
+        with torch.no_grad():
+            embedding.weight[embedding.padding_idx].zero_()
+
+
 class CharCNN(nn.Module):
     """A word's vector from its characters: embeddings, a convolution, max over positions.
 
@@ -221,9 +233,7 @@ class WordFeatures(nn.Module):
         self.suffix = nn.Embedding(suffix_vocab_size, hidden_n, padding_idx=0) if suffix_vocab_size > 0 else None
         for embedding in (self.shape, self.suffix):
             if embedding is not None:
-                nn.init.normal_(embedding.weight, std=0.02)
-                with torch.no_grad():
-                    embedding.weight[0].zero_()
+                init_small_embedding_(embedding)
 
     def forward(self, chars: torch.Tensor, shapes: torch.Tensor, suffixes: torch.Tensor) -> torch.Tensor | None:
         parts = []
@@ -274,13 +284,10 @@ class Transformer(nn.Module):
             raise ValueError(f"n (number of blocks) must be at least 1, got {n}")
         self.token_embedding = nn.Embedding(emb_n, hidden_n, padding_idx=pad_id)
         self.position_embedding = nn.Embedding(max_len, hidden_n) if positional else None
-        # Small initial word embeddings: with N(0, 1) rows, Adam's steps of about lr per
-        # update need hundreds of updates to move a rare word's vector anywhere useful.
-        # Positions keep N(0, 1): every batch updates them, and started small they stay
-        # too weak beside the word vectors for the encoder to use word order well.
-        nn.init.normal_(self.token_embedding.weight, std=embedding_init_std)
-        with torch.no_grad():
-            self.token_embedding.weight[pad_id].zero_()
+        # Small initial word embeddings; positions keep N(0, 1): every batch updates them,
+        # and started small they stay too weak beside the word vectors for the encoder
+        # to use word order well.
+        init_small_embedding_(self.token_embedding, std=embedding_init_std)
         self.max_len = max_len
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
