@@ -338,6 +338,82 @@ def encode_sentences(sentences: Sequence[Sentence], vocab: Vocabularies, source:
     return [vocab.encode(ws, ts) for ws, ts in sentences]
 
 
+class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of sentences of similar length, so that little of each batch is padding.
+
+    shuffle=True (training): each epoch, shuffle the sentences, cut them into pools of
+    ``pool_batches`` batches, sort each pool by length, cut the pools into batches
+    and shuffle the order of the batches. The order depends only on ``seed`` and the
+    epoch (Lightning calls ``set_epoch``), so a seeded run and a resumed run see the same batches.
+    shuffle=False (evaluation, tagging): sentences sorted by length, longest first.
+
+    With ``num_replicas`` > 1 (distributed training) each rank takes every
+    ``num_replicas``-th batch, starting at its ``rank``; all ranks get the same number
+    of batches.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        pool_batches: int = 50,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.pool_batches = pool_batches
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        if not self.shuffle:
+            order = sorted(range(len(self.lengths)), key=lambda i: -self.lengths[i])
+            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        rng = random.Random(self.seed * 100_003 + self.epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        pool = self.batch_size * self.pool_batches
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i])
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        rng.shuffle(batches)
+        return batches
+
+    def __iter__(self):
+        batches = self._batches()
+        if self.num_replicas > 1:
+            # pad by repeating the first batches so every rank steps the same number of times
+            per_rank = -(-len(batches) // self.num_replicas)
+            batches = (batches + batches)[: per_rank * self.num_replicas][self.rank :: self.num_replicas]
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n = -(-len(self.lengths) // self.batch_size) if not self.shuffle else len(self._batches())
+        return -(-n // self.num_replicas)
+
+
+def padding_share(batches: Iterable[Sequence[int]], lengths: Sequence[int]) -> float:
+    """Share of the token slots of padded batches that are padding."""
+    slots = real = 0
+    for batch in batches:
+        batch_lengths = [lengths[i] for i in batch]
+        slots += max(batch_lengths) * len(batch_lengths)
+        real += sum(batch_lengths)
+    return 1.0 - real / slots if slots else 0.0
+
+
 class CoNLL2000DataModule(L.LightningDataModule):
     """CoNLL-2000 POS tagging: vocabularies from the training split, a seeded validation share.
 
@@ -350,6 +426,10 @@ class CoNLL2000DataModule(L.LightningDataModule):
         unk_replace: probability of replacing a training token by ``<unk>`` (word dropout).
         split_seed: seed of the train/validation split.
         num_workers: DataLoader worker processes.
+        bucketing: batch sentences of similar length (see ``LengthBucketSampler``);
+            false gives random batches for training and file order for evaluation.
+        batch_seed: seed of the training batch order when bucketing; null takes
+            one from torch's global generator (so ``seed_everything`` fixes it).
         download: fetch missing files from the official URLs in ``prepare_data``.
         test_file: score this CoNLL file instead of the test split (evaluation).
     """
@@ -365,6 +445,8 @@ class CoNLL2000DataModule(L.LightningDataModule):
         num_workers: int = 0,
         download: bool = True,
         test_file: str | None = None,
+        bucketing: bool = True,
+        batch_seed: int | None = None,
     ):
         super().__init__()
         if batch_size < 1:
@@ -384,6 +466,8 @@ class CoNLL2000DataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.download = download
         self.test_file = Path(test_file) if test_file else None
+        self.bucketing = bucketing
+        self.batch_seed = batch_seed
         self.vocab: Vocabularies | None = None
         self.train_set = self.val_set = self.test_set = None
 
@@ -441,14 +525,23 @@ class CoNLL2000DataModule(L.LightningDataModule):
         return train, val
 
     def _loader(self, dataset, shuffle: bool, collate_fn=collate) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
+        common = {"collate_fn": collate_fn, "num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        if not self.bucketing:
+            return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **common)
+        seed = self.batch_seed
+        if seed is None:
+            seed = int(torch.randint(0, 2**31 - 1, ()).item())  # follows seed_everything
+        trainer = getattr(self, "trainer", None)
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        sampler = LengthBucketSampler(
+            [len(e.words) for e in dataset],
+            self.batch_size,
             shuffle=shuffle,
-            collate_fn=collate_fn,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            seed=seed,
+            num_replicas=replicas if shuffle else 1,
+            rank=rank if shuffle else 0,
         )
+        return DataLoader(dataset, batch_sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True, collate_fn=WordDropoutCollate(self.unk_replace))

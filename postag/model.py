@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -24,15 +25,16 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
     """
     row_max = x.amax(dim=-1, keepdim=True)
     # A row of only -inf has max -inf; shifting by it would give NaN (-inf - -inf).
-    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
-    exp = torch.exp(x - row_max)
+    # Clamped to the lowest finite value instead, such a row becomes exp(-inf) = 0 everywhere.
+    exp = torch.exp(x - row_max.clamp_min(torch.finfo(x.dtype).min))
     total = exp.sum(dim=-1, keepdim=True)
-    return exp / torch.where(total > 0, total, torch.ones_like(total))
+    # 0 / tiny = 0 for an all -inf row; any real row has total >= 1 (its maximum gives exp(0)).
+    return exp / total.clamp_min(torch.finfo(x.dtype).tiny)
 
 
 def relu(x: torch.Tensor) -> torch.Tensor:
     """max(x, 0), element-wise."""
-    return torch.where(x > 0, x, torch.zeros_like(x))
+    return x.clamp_min(0.0)
 
 
 def scaled_dot_product_attention(
@@ -73,39 +75,55 @@ class Attention(nn.Module):
         return out  # (B, S, D)
 
 
+ATTENTION_IMPLEMENTATIONS = ("manual", "sdpa")
+
+
 class MultiHeadAttention(nn.Module):
-    """h heads computed in one batched product, then projected back to hidden_n.
+    """h heads from one fused Q/K/V projection, computed in one batched product.
 
     The head size defaults to hidden_n // h, so h need not divide hidden_n: the
     output projection maps h * head_size back to hidden_n (3 heads on 128
     dimensions use 3 * 42 = 126 inner dimensions).
+
+    attention="manual" runs this module's own ``scaled_dot_product_attention``
+    (the readable reference); "sdpa" runs torch's fused kernel with the same mask.
     """
 
-    def __init__(self, hidden_n: int, h: int, head_size: int | None = None):
+    def __init__(self, hidden_n: int, h: int, head_size: int | None = None, attention: str = "manual"):
         super().__init__()
         if h < 1:
             raise ValueError(f"h (number of heads) must be at least 1, got {h}")
         head_size = hidden_n // h if head_size is None else head_size
         if head_size < 1:
             raise ValueError(f"hidden_n={hidden_n} is too small for h={h} heads (head size would be 0)")
+        if attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
         self.h = h
         self.head_size = head_size
+        self.attention = attention
         inner = h * head_size
-        self.q = nn.Linear(hidden_n, inner)
-        self.k = nn.Linear(hidden_n, inner)
-        self.v = nn.Linear(hidden_n, inner)
+        # Rows [0, inner) are the queries, then the keys, then the values: one matrix
+        # product instead of three.
+        self.qkv = nn.Linear(hidden_n, 3 * inner)
         self.out = nn.Linear(inner, hidden_n)
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        batch, seq, _ = x.shape
-        return x.view(batch, seq, self.h, self.head_size).transpose(1, 2)  # (B, h, S, D)
-
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B, S, H)
+        # x: (B, S, H); mask: (B, S) True on real tokens
         batch, seq, _ = x.shape
-        q, k, v = self._split_heads(self.q(x)), self._split_heads(self.k(x)), self._split_heads(self.v(x))
+        qkv = self.qkv(x).view(batch, seq, 3, self.h, self.head_size)  # (B, S, 3, h, D)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, S, D)
         key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
-        heads, _ = scaled_dot_product_attention(q, k, v, key_mask)  # (B, h, S, D)
+        if self.attention == "sdpa":
+            if key_mask is not None:
+                # torch's kernel gives NaN for a query with no key at all (an all-padding
+                # row); let such rows attend everywhere, then zero them as the manual path does.
+                empty = ~mask.any(dim=-1)  # (B,)
+                key_mask = key_mask | empty[:, None, None, None]
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)  # (B, h, S, D)
+            if mask is not None:
+                heads = heads.masked_fill(empty[:, None, None, None], 0.0)
+        else:
+            heads, _ = scaled_dot_product_attention(q, k, v, key_mask)  # (B, h, S, D)
         heads = heads.transpose(1, 2).reshape(batch, seq, self.h * self.head_size)  # (B, S, h*D)
         return self.out(heads)  # (B, S, H)
 
@@ -123,9 +141,9 @@ class LayerNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = tuple(range(-len(self.norm_shape), 0))
-        mean = x.mean(dim=dims, keepdim=True)
-        var = x.var(dim=dims, keepdim=True, unbiased=False)
-        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+        centred = x - x.mean(dim=dims, keepdim=True)
+        var = centred.square().mean(dim=dims, keepdim=True)  # biased, as in the paper and torch
+        return centred * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
 
 class FeedForward(nn.Module):
@@ -154,9 +172,10 @@ class TransformerBlock(nn.Module):
         ff_dim: int | None = None,
         dropout: float = 0.1,
         norm_first: bool = True,
+        attention: str = "manual",
     ):
         super().__init__()
-        self.attention = MultiHeadAttention(hidden_n, h)
+        self.attention = MultiHeadAttention(hidden_n, h, attention=attention)
         self.feed_forward = FeedForward(hidden_n, 4 * hidden_n if ff_dim is None else ff_dim)
         self.norm_attention = LayerNorm(hidden_n)
         self.norm_feed_forward = LayerNorm(hidden_n)
@@ -204,14 +223,20 @@ class CharCNN(nn.Module):
         self.pad_id = pad_id
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        # chars: (B, S, W) character ids
+        # chars: (B, S, W) character ids; a padding token has no characters
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*S, W)
-        x = self.embedding(flat).transpose(1, 2)  # (B*S, C, W)
-        x = relu(self.conv(x))  # (B*S, H, W)
+        # Only real tokens go through the convolution: padding tokens are often half the batch.
+        real = flat[:, 0] != self.pad_id  # (B*S,)
+        words = flat[real]  # (N, W)
+        x = self.embedding(words).transpose(1, 2)  # (N, C, W)
+        x = relu(self.conv(x))  # (N, H, W)
         # After ReLU every value is >= 0, so zeroing padded positions keeps them out of the max.
-        x = x.masked_fill((flat == self.pad_id)[:, None, :], 0.0)
-        return self.out(x.amax(dim=-1)).reshape(batch, seq, -1)  # (B, S, H)
+        x = x.masked_fill((words == self.pad_id)[:, None, :], 0.0)
+        vectors = self.out(x.amax(dim=-1))  # (N, H)
+        # A padding token gets the output bias, as it did when every position was convolved.
+        out = self.out.bias.repeat(batch * seq, 1).index_put((real.nonzero(as_tuple=True)[0],), vectors)
+        return out.reshape(batch, seq, -1)  # (B, S, H)
 
 
 class WordFeatures(nn.Module):
@@ -278,6 +303,7 @@ class Transformer(nn.Module):
         norm_first: bool = True,
         pad_id: int = 0,
         embedding_init_std: float = 0.02,
+        attention: str = "manual",
     ):
         super().__init__()
         if n < 1:
@@ -291,7 +317,8 @@ class Transformer(nn.Module):
         self.max_len = max_len
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(hidden_n, h, ff_dim=ff_dim, dropout=dropout, norm_first=norm_first) for _ in range(n)
+            TransformerBlock(hidden_n, h, ff_dim=ff_dim, dropout=dropout, norm_first=norm_first, attention=attention)
+            for _ in range(n)
         )
         # Pre-norm leaves the residual stream un-normalised: normalise once at the end.
         self.final_norm = LayerNorm(hidden_n) if norm_first else nn.Identity()

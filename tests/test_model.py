@@ -111,15 +111,17 @@ def test_attention_output_ignores_values_at_padded_keys():
 
 def _copy_into_torch_mha(ours: MultiHeadAttention, reference: nn.MultiheadAttention):
     with torch.no_grad():
-        reference.in_proj_weight.copy_(torch.cat([ours.q.weight, ours.k.weight, ours.v.weight]))
-        reference.in_proj_bias.copy_(torch.cat([ours.q.bias, ours.k.bias, ours.v.bias]))
+        # both store the fused projection as [queries; keys; values]
+        reference.in_proj_weight.copy_(ours.qkv.weight)
+        reference.in_proj_bias.copy_(ours.qkv.bias)
         reference.out_proj.weight.copy_(ours.out.weight)
         reference.out_proj.bias.copy_(ours.out.bias)
 
 
+@pytest.mark.parametrize("attention", ["manual", "sdpa"])
 @pytest.mark.parametrize("h", [1, 2, 4])
-def test_multi_head_attention_matches_torch_with_padding(h):
-    ours = MultiHeadAttention(hidden_n=16, h=h)
+def test_multi_head_attention_matches_torch_with_padding(h, attention):
+    ours = MultiHeadAttention(hidden_n=16, h=h, attention=attention)
     reference = nn.MultiheadAttention(16, h, batch_first=True)
     _copy_into_torch_mha(ours, reference)
     x = torch.randn(3, 7, 16)
@@ -133,14 +135,14 @@ def test_multi_head_attention_matches_torch_with_padding(h):
 def test_multi_head_attention_with_heads_not_dividing_hidden_size():
     mha = MultiHeadAttention(hidden_n=128, h=3)  # the exercise's configuration
     assert mha.head_size == 42
-    assert mha.q.weight.shape == (126, 128) and mha.out.weight.shape == (128, 126)
+    assert mha.qkv.weight.shape == (3 * 126, 128) and mha.out.weight.shape == (128, 126)
     x = torch.randn(2, 5, 128)
     assert mha(x, padding_mask([5, 3], 5)).shape == (2, 5, 128)
 
 
 def test_multi_head_attention_explicit_head_size():
     mha = MultiHeadAttention(hidden_n=10, h=2, head_size=7)
-    assert mha.q.weight.shape == (14, 10)
+    assert mha.qkv.weight.shape == (3 * 14, 10)
     assert mha(torch.randn(1, 3, 10)).shape == (1, 3, 10)
 
 
@@ -149,6 +151,29 @@ def test_multi_head_attention_rejects_bad_head_counts():
         MultiHeadAttention(hidden_n=8, h=0)
     with pytest.raises(ValueError, match="too small"):
         MultiHeadAttention(hidden_n=2, h=4)
+    with pytest.raises(ValueError, match="manual, sdpa"):
+        MultiHeadAttention(hidden_n=8, h=2, attention="flash")
+
+
+def test_sdpa_attention_agrees_with_manual_in_values_and_gradients():
+    torch.manual_seed(0)
+    manual = MultiHeadAttention(hidden_n=24, h=3, attention="manual")
+    fused = MultiHeadAttention(hidden_n=24, h=3, attention="sdpa")
+    fused.load_state_dict(manual.state_dict())
+    x = torch.randn(4, 9, 24)
+    # lengths 9, 5, 1 and an all-padding row: the fused kernel alone would give NaN there
+    mask = padding_mask([9, 5, 1, 0], 9)
+    outputs, grads = [], []
+    for module in (manual, fused):
+        inputs = x.clone().requires_grad_(True)
+        out = module(inputs, mask)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        outputs.append(out)
+        grads.append([inputs.grad] + [p.grad for p in module.parameters()])
+    assert not outputs[1].isnan().any()
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-5, atol=1e-5)
+    for fused_grad, manual_grad in zip(grads[1], grads[0]):
+        torch.testing.assert_close(fused_grad, manual_grad, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("norm_first", [True, False])

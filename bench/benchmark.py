@@ -1,0 +1,258 @@
+"""Side-by-side speed and memory: postag's encoder against torch's nn.TransformerEncoder.
+
+    python bench/benchmark.py [--device cuda] [--train-batches 120] [--write docs/benchmarks.md]
+
+Every measurement runs in a fresh child process (so peak memory is its own) on the
+same sentences: the CoNLL-2000 training and test splits from $POSTAG_DATA_DIR, or,
+without them, synthetic sentences whose lengths follow a log-normal fitted to
+CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens.
+
+Training: forward, masked cross-entropy, backward, gradient clipping and an AdamW
+step, including batch collation. Tagging: forward and argmax with no gradient.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import multiprocessing as mp
+import os
+import platform
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from postag.data import (  # noqa: E402
+    IGNORE_INDEX,
+    LengthBucketSampler,
+    Vocabularies,
+    collate,
+    default_data_dir,
+    find_split,
+    padding_share,
+    read_conll,
+)
+from postag.model import Transformer  # noqa: E402
+
+TAGS = "NN IN NNP DT JJ NNS , . CD VBD RB VB CC TO VBZ VBN PRP VBG VBP MD POS PRP$ $ `` '' : WDT JJR NNPS RP WP WRB JJS RBR ) ( EX RBS PDT FW WP$ # UH SYM".split()
+
+
+def load_sentences(seed: int = 0) -> tuple[list, list, str]:
+    data_dir = default_data_dir()
+    train_path, test_path = find_split(data_dir, "train"), find_split(data_dir, "test")
+    if train_path and test_path:
+        return read_conll(train_path), read_conll(test_path), f"CoNLL-2000 from {data_dir}"
+    rng = random.Random(seed)
+
+    def sentence() -> tuple[list[str], list[str]]:
+        length = max(1, min(120, round(rng.lognormvariate(3.05, 0.5))))
+        words = [f"w{int(rng.paretovariate(1.1)) % 20000}" for _ in range(length)]
+        return words, [rng.choice(TAGS) for _ in words]
+
+    train = [sentence() for _ in range(8936)]
+    test = [sentence() for _ in range(2012)]
+    return train, test, "synthetic sentences (CoNLL-2000 not found)"
+
+
+class TorchEncoderTagger(nn.Module):
+    """The reference: embeddings, torch's nn.TransformerEncoder, a linear tag head."""
+
+    def __init__(self, vocab_size: int, tags: int, hidden_n: int, n: int, h: int, ff_dim: int, max_len: int = 256):
+        super().__init__()
+        self.token_embedding = nn.Embedding(vocab_size, hidden_n, padding_idx=0)
+        self.position_embedding = nn.Embedding(max_len, hidden_n)
+        layer = nn.TransformerEncoderLayer(
+            hidden_n, h, ff_dim, dropout=0.1, activation="relu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, n, enable_nested_tensor=False)
+        self.head = nn.Linear(hidden_n, tags)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.token_embedding(tokens) + self.position_embedding(torch.arange(tokens.size(1), device=tokens.device))
+        return self.head(self.encoder(x, src_key_padding_mask=~mask))
+
+
+class PostagTagger(nn.Module):
+    """postag's Transformer and the same head (what TaggerModule runs for model=pos)."""
+
+    def __init__(self, vocab_size: int, tags: int, hidden_n: int, n: int, h: int, ff_dim: int, attention: str):
+        super().__init__()
+        self.encoder = Transformer(vocab_size, hidden_n, n, h, ff_dim=ff_dim, positional=True, attention=attention)
+        self.head = nn.Linear(hidden_n, tags)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(tokens, mask))
+
+
+def batches_of(lengths: list[int], batch_size: int, batching: str, shuffle: bool, seed: int) -> list[list[int]]:
+    if batching == "bucketed":
+        return list(LengthBucketSampler(lengths, batch_size, shuffle=shuffle, seed=seed))
+    order = list(range(len(lengths)))
+    if shuffle:
+        random.Random(seed).shuffle(order)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def measure(job: dict, queue: mp.Queue) -> None:
+    """One configuration in its own process; puts a result row on the queue."""
+    torch.manual_seed(0)
+    device = torch.device(job["device"])
+    train_sents, test_sents, _ = load_sentences()
+    vocab = Vocabularies.from_training(train_sents, train_sents, min_freq=1)
+    train = [vocab.encode(w, t) for w, t in train_sents]
+    test = [vocab.encode(w, t) for w, t in test_sents]
+    sizes = dict(vocab_size=len(vocab.words), tags=len(vocab.tags), hidden_n=128, n=3, h=job["h"], ff_dim=512)
+    if job["encoder"] == "torch":
+        model = TorchEncoderTagger(**sizes)
+    else:
+        model = PostagTagger(**sizes, attention=job["attention"])
+    model.to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=job["bf16"])
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def to_device(batch):
+        return batch.tokens.to(device), batch.labels.to(device), batch.mask.to(device)
+
+    row = dict(job)
+    if job["mode"] == "train":
+        lengths = [len(e.words) for e in train]
+        all_batches = batches_of(lengths, 32, job["batching"], shuffle=True, seed=1)
+        batches = all_batches[: job["train_batches"]]
+        row["padding"] = padding_share(all_batches, lengths)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        model.train()
+
+        def step(ids):
+            tokens, labels, mask = to_device(collate([train[i] for i in ids]))
+            with autocast:
+                logits = model(tokens, mask)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            return int(mask.sum())
+
+        for ids in all_batches[-5:]:  # warm-up on batches not timed
+            step(ids)
+        sync()
+        started = time.perf_counter()
+        tokens = sum(step(ids) for ids in batches)
+        sync()
+    else:
+        lengths = [len(e.words) for e in test]
+        batches = batches_of(lengths, 256, job["batching"], shuffle=False, seed=1)
+        row["padding"] = padding_share(batches, lengths)
+        model.eval()
+        predictions: list = [None] * len(test)
+
+        def tag(ids):
+            tokens, _, mask = to_device(collate([test[i] for i in ids]))
+            with torch.no_grad(), autocast:
+                best = model(tokens, mask).argmax(-1).cpu()
+            for row_id, i in enumerate(ids):  # back to input order
+                predictions[i] = best[row_id, : lengths[i]]
+            return int(mask.sum())
+
+        for ids in batches[:2]:
+            tag(ids)
+        sync()
+        started = time.perf_counter()
+        tokens = sum(tag(ids) for ids in batches)
+        sync()
+    seconds = time.perf_counter() - started
+    row["tokens_per_s"] = tokens / seconds
+    if device.type == "cuda":
+        row["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        row["memory_kind"] = "GPU allocated"
+    else:
+        # ru_maxrss is in KiB on Linux; the growth over the process before the measurement
+        row["peak_mib"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+        row["memory_kind"] = "RSS growth"
+    queue.put(row)
+
+
+def run_job(job: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    process = ctx.Process(target=measure, args=(job, queue))
+    process.start()
+    row = queue.get()
+    process.join()
+    return row
+
+
+JOBS = [
+    # (name, encoder, heads, attention, batching)
+    ("torch encoder, random batches (reference)", "torch", 4, None, "random"),
+    ("torch encoder, bucketed batches", "torch", 4, None, "bucketed"),
+    ("postag manual attention, random batches", "postag", 4, "manual", "random"),
+    ("postag manual attention, bucketed batches", "postag", 4, "manual", "bucketed"),
+    ("postag sdpa attention, random batches", "postag", 4, "sdpa", "random"),
+    ("postag sdpa attention, bucketed batches", "postag", 4, "sdpa", "bucketed"),
+    ("model=pos (3 heads, manual), bucketed batches", "postag", 3, "manual", "bucketed"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train-batches", type=int, default=120, help="timed training batches of 32 sentences")
+    parser.add_argument("--bf16", action="store_true", help="also measure bf16 autocast")
+    parser.add_argument("--write", type=Path, help="append the table to this Markdown file")
+    args = parser.parse_args()
+
+    _, _, source = load_sentences()
+    rows = []
+    precisions = [False, True] if args.bf16 else [False]
+    for mode in ("train", "tag"):
+        for bf16 in precisions:
+            for name, encoder, h, attention, batching in JOBS:
+                job = dict(
+                    name=name, encoder=encoder, h=h, attention=attention, batching=batching, mode=mode,
+                    device=args.device, bf16=bf16, train_batches=args.train_batches,
+                )
+                row = run_job(job)
+                rows.append(row)
+                print(f"{mode:5s} {'bf16' if bf16 else 'fp32'} {name:48s} {row['tokens_per_s']:9.0f} tok/s", flush=True)
+
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {platform.processor() or platform.machine()}"
+        f" ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__},"
+        f" device {args.device}, data: {source}.",
+        f"Command: `python bench/benchmark.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "",
+        "| stage | precision | configuration | padding | real tokens/s | vs reference | peak memory (MiB) |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for mode in ("train", "tag"):
+        for bf16 in precisions:
+            group = [r for r in rows if r["mode"] == mode and r["bf16"] == bf16]
+            reference = group[0]["tokens_per_s"]
+            for r in group:
+                lines.append(
+                    f"| {'training' if mode == 'train' else 'tagging'} | {'bf16' if bf16 else 'fp32'} | {r['name']} "
+                    f"| {r['padding']:.1%} | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / reference:.2f}x "
+                    f"| {r['peak_mib']:.0f} ({r['memory_kind']}) |"
+                )
+    table = "\n".join(lines) + "\n"
+    print()
+    print(table)
+    if args.write:
+        with args.write.open("a") as out:
+            out.write("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
