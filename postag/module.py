@@ -11,53 +11,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from postag.data import IGNORE_INDEX, N_SHAPES, UNK_ID, Batch
 from postag.model import Transformer, WordFeatures
-
-
-def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
-    """(tag, support, accuracy) per tag from a confusion matrix (rows = true tags).
-
-    A tag with no occurrence in the data has support 0 and accuracy None
-    ("absent"): torchmetrics would report 0.0 for it, which reads as "always wrong".
-    """
-    support = confusion.sum(dim=1)
-    correct = confusion.diagonal()
-    rows = []
-    for i, name in enumerate(tag_names):
-        n = int(support[i])
-        rows.append({"tag": name, "support": n, "accuracy": float(correct[i]) / n if n else None})
-    return rows
-
-
-def format_per_tag_table(rows: list[dict]) -> str:
-    """Markdown table of per-tag rows; absent tags are written as 'absent'."""
-    lines = ["| tag | support | accuracy |", "|---|---:|---:|"]
-    for row in rows:
-        acc = "absent" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
-        lines.append(f"| {row['tag']} | {row['support']} | {acc} |")
-    return "\n".join(lines) + "\n"
-
-
-def per_tag_figure(rows: list[dict], title: str):
-    """Bar chart of per-tag accuracy, tags sorted by support; absent tags marked, not drawn as 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
-
-    ordered = sorted(rows, key=lambda r: -r["support"])
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(ordered)), 3.6))
-    positions = range(len(ordered))
-    heights = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in ordered]
-    bars = ax.bar(positions, heights, color="tab:blue")
-    for bar, row in zip(bars, ordered):
-        if row["accuracy"] is None:
-            ax.text(bar.get_x() + bar.get_width() / 2, 0.02, "absent", rotation=90, ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(list(positions), [r["tag"] for r in ordered], rotation=90, fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
+from postag.report import confusion_figure, per_tag_figure, per_tag_rows
 
 
 class TaggerModule(L.LightningModule):
@@ -91,6 +45,8 @@ class TaggerModule(L.LightningModule):
         char_n: int = 0,
         shape_features: bool = False,
         feature_dropout: float = 0.0,
+        attention: str = "manual",
+        label_smoothing: float = 0.0,
     ):
         super().__init__()
         if hidden_n < 1:
@@ -101,6 +57,8 @@ class TaggerModule(L.LightningModule):
             raise ValueError(f"model.feature_dropout must be in [0, 1), got {feature_dropout}")
         if char_n < 0:
             raise ValueError(f"model.char_n must be 0 (off) or positive, got {char_n}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         tag_names = list(tag_names)
@@ -117,6 +75,7 @@ class TaggerModule(L.LightningModule):
             positional=positional,
             max_len=max_len,
             norm_first=norm_first,
+            attention=attention,
         )
         self.word_features = WordFeatures(
             hidden_n,
@@ -147,7 +106,12 @@ class TaggerModule(L.LightningModule):
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch)  # (B, S, T)
         # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped.
-        loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE_INDEX)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1),
+            batch.labels.flatten(),
+            ignore_index=IGNORE_INDEX,
+            label_smoothing=self.hparams.label_smoothing,
+        )
         return loss, logits.argmax(dim=-1)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -179,29 +143,42 @@ class TaggerModule(L.LightningModule):
         self.log("test/acc_oov", self.test_acc_oov, on_epoch=True, batch_size=size)
         self.log("test/acc_known", self.test_acc_known, on_epoch=True, batch_size=size)
 
-    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> list[dict]:
-        rows = per_tag_rows(confusion_metric.compute().cpu(), self.tag_names)
+    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> tuple[list[dict], torch.Tensor]:
+        confusion = confusion_metric.compute().cpu()
         confusion_metric.reset()
+        rows = per_tag_rows(confusion, self.tag_names)
         present = {f"{stage}/acc_per_tag/{r['tag']}": r["accuracy"] for r in rows if r["accuracy"] is not None}
         self.log_dict(present, on_epoch=True)
-        return rows
+        return rows, confusion
 
-    def on_validation_epoch_end(self) -> None:
-        rows = self._log_per_tag("val", self.val_confusion)
-        if not self.trainer.sanity_checking:
-            self._add_per_tag_chart("val/acc_per_tag_chart", rows, "validation accuracy per tag (by support)")
-
-    def _add_per_tag_chart(self, tag: str, rows: list[dict], title: str) -> None:
-        """Draw into TensorBoard when a TensorBoard logger is attached (rank 0 only)."""
+    def _add_figures(self, stage: str, rows: list[dict], confusion: torch.Tensor) -> None:
+        """Per-tag bar chart and confusion matrix into TensorBoard, when one is attached (rank 0 only)."""
         experiment = getattr(self.logger, "experiment", None)
         if not self.trainer.is_global_zero or not hasattr(experiment, "add_figure"):
             return
-        experiment.add_figure(tag, per_tag_figure(rows, title), global_step=self.global_step, close=True)
+        name = {"val": "validation", "test": "test"}[stage]
+        experiment.add_figure(
+            f"{stage}/acc_per_tag_chart",
+            per_tag_figure(rows, f"{name} accuracy per tag (by support)"),
+            global_step=self.global_step,
+            close=True,
+        )
+        experiment.add_figure(
+            f"{stage}/confusion_matrix",
+            confusion_figure(confusion, self.tag_names, f"{name} confusions (row-normalised), step {self.global_step}"),
+            global_step=self.global_step,
+            close=True,
+        )
+
+    def on_validation_epoch_end(self) -> None:
+        rows, confusion = self._log_per_tag("val", self.val_confusion)
+        if not self.trainer.sanity_checking:
+            self._add_figures("val", rows, confusion)
 
     def on_test_epoch_end(self) -> None:
         # Kept for the caller (train.py / evaluate.py) to write the per-tag table.
-        self.test_per_tag = self._log_per_tag("test", self.test_confusion)
-        self._add_per_tag_chart("test/acc_per_tag_chart", self.test_per_tag, "test accuracy per tag (by support)")
+        self.test_per_tag, self.test_confusion_matrix = self._log_per_tag("test", self.test_confusion)
+        self._add_figures("test", self.test_per_tag, self.test_confusion_matrix)
 
     def configure_optimizers(self):
         hp = self.hparams

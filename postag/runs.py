@@ -11,7 +11,8 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
 from postag.data import Vocabularies
-from postag.module import TaggerModule, format_per_tag_table
+from postag.module import TaggerModule
+from postag.report import format_per_tag_table, worst_first, write_per_tag_csv
 
 
 def instantiate_all(group: DictConfig | None) -> list:
@@ -39,12 +40,13 @@ def build_trainer(cfg: DictConfig) -> Trainer:
 
 
 def write_reports(output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test") -> None:
-    """metrics.json and the per-tag table (Markdown) in the run directory."""
+    """metrics.json and the per-tag table (Markdown and CSV) in the run directory."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     if per_tag is not None:
         (output_dir / f"{prefix}_per_tag.md").write_text(format_per_tag_table(per_tag))
+        write_per_tag_csv(per_tag, output_dir / f"{prefix}_per_tag.csv")
 
 
 def scalar_metrics(trainer: Trainer) -> dict:
@@ -58,10 +60,14 @@ def print_per_tag(rows: list[dict], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column, justify in (("tag", "left"), ("support", "right"), ("accuracy", "right")):
-        table.add_column(column, justify=justify)
-    ordered = sorted(rows, key=lambda r: (r["accuracy"] is None, r["accuracy"] or 0.0))
-    for row in ordered:
-        acc = "absent" if row["accuracy"] is None else f"{row['accuracy']:.4f}"
-        table.add_row(row["tag"], str(row["support"]), acc)
+    table.add_column("tag")
+    for column in ("support", "accuracy", "precision", "recall", "F1"):
+        table.add_column(column, justify="right")
+    for row in worst_first(rows):
+        cells = [
+            "absent" if row[k] is None else f"{row[k]:.4f}" for k in ("accuracy", "precision", "recall", "f1")
+        ]
+        if row["precision"] is None:
+            cells[1] = "-"
+        table.add_row(row["tag"], str(row["support"]), *cells)
     Console().print(table)

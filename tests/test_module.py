@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from postag.data import IGNORE_INDEX, Vocabularies, collate
-from postag.module import TaggerModule, format_per_tag_table, per_tag_rows
+from postag.module import TaggerModule
+from postag.report import format_per_tag_table, per_tag_rows
 
 TAGS = ["DT", "NN", "VB"]
 
@@ -20,13 +21,17 @@ def test_per_tag_rows_tell_absent_from_always_wrong():
     # rows: true DT (2 right), true NN (0 right of 3), VB never occurs
     confusion = torch.tensor([[2, 0, 0], [1, 0, 2], [0, 0, 0]])
     rows = per_tag_rows(confusion, TAGS)
+    # DT: predicted 3 times (2 right) -> precision 2/3; VB predicted twice, never right
     assert rows == [
-        {"tag": "DT", "support": 2, "accuracy": 1.0},
-        {"tag": "NN", "support": 3, "accuracy": 0.0},
-        {"tag": "VB", "support": 0, "accuracy": None},
+        {"tag": "DT", "support": 2, "accuracy": 1.0, "precision": 2 / 3, "recall": 1.0, "f1": 0.8},
+        {"tag": "NN", "support": 3, "accuracy": 0.0, "precision": None, "recall": 0.0, "f1": 0.0},
+        {"tag": "VB", "support": 0, "accuracy": None, "precision": 0.0, "recall": None, "f1": None},
     ]
     table = format_per_tag_table(rows)
-    assert "| NN | 3 | 0.0000 |" in table and "| VB | 0 | absent |" in table
+    assert "| NN | 3 | 0.0000 | - | 0.0000 | 0.0000 |" in table
+    assert "| VB | 0 | absent | 0.0000 | absent | absent |" in table
+    # worst first, absent last
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == ["NN", "DT", "VB"]
 
 
 def test_loss_ignores_padded_positions():

@@ -1,0 +1,148 @@
+"""Per-tag reports: tables (Markdown, CSV, console), comparisons of two runs, figures.
+
+A row is a dict with tag, support, accuracy, precision, recall, f1. A tag with no
+occurrence in the data has support 0 and accuracy/recall/f1 None ("absent"):
+torchmetrics would report 0.0 for it, which reads as "always wrong".
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+FIELDS = ("tag", "support", "accuracy", "precision", "recall", "f1")
+
+
+def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
+    """Per-tag figures from a confusion matrix (rows = true tags, columns = predicted)."""
+    confusion = confusion.double()
+    support = confusion.sum(dim=1)
+    predicted = confusion.sum(dim=0)
+    correct = confusion.diagonal()
+    rows = []
+    for i, name in enumerate(tag_names):
+        n, p, c = int(support[i]), int(predicted[i]), float(correct[i])
+        recall = c / n if n else None  # per-tag accuracy: the share of this tag's tokens tagged right
+        precision = c / p if p else None  # undefined when the tag is never predicted
+        if recall is None:
+            f1 = None
+        elif precision is None or precision + recall == 0:
+            f1 = 0.0
+        else:
+            f1 = 2 * precision * recall / (precision + recall)
+        rows.append({"tag": name, "support": n, "accuracy": recall, "precision": precision, "recall": recall, "f1": f1})
+    return rows
+
+
+def worst_first(rows: list[dict]) -> list[dict]:
+    """Lowest accuracy first, ties by larger support; absent tags last."""
+    return sorted(rows, key=lambda r: (r["accuracy"] is None, r["accuracy"] or 0.0, -r["support"]))
+
+
+def _fmt(value: float | None, absent: str = "absent") -> str:
+    return absent if value is None else f"{value:.4f}"
+
+
+def format_per_tag_table(rows: list[dict]) -> str:
+    """Markdown table, worst tags first; absent tags are written as 'absent'."""
+    lines = ["| tag | support | accuracy | precision | recall | F1 |", "|---|---:|---:|---:|---:|---:|"]
+    for row in worst_first(rows):
+        lines.append(
+            f"| {row['tag']} | {row['support']} | {_fmt(row['accuracy'])} | {_fmt(row['precision'], '-')} "
+            f"| {_fmt(row['recall'])} | {_fmt(row['f1'])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_per_tag_csv(rows: list[dict], path: str | Path) -> None:
+    """CSV with the same rows; an absent value is an empty cell."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        for row in worst_first(rows):
+            writer.writerow({k: ("" if row[k] is None else row[k]) for k in FIELDS})
+
+
+def compare_rows(ours: list[dict], theirs: list[dict]) -> list[dict]:
+    """Per-tag accuracy of two runs on the same data, largest gain of ``ours`` first.
+
+    Each row: tag, support, a (accuracy of ``ours``), b (of ``theirs``), delta = a - b
+    (None where the tag is absent from the data).
+    """
+    theirs_by_tag = {r["tag"]: r for r in theirs}
+    rows = []
+    for row in ours:
+        other = theirs_by_tag.get(row["tag"])
+        b = other["accuracy"] if other else None
+        a = row["accuracy"]
+        rows.append(
+            {"tag": row["tag"], "support": row["support"], "a": a, "b": b,
+             "delta": None if a is None or b is None else a - b}
+        )
+    return sorted(rows, key=lambda r: (r["delta"] is None, -(r["delta"] or 0.0), -r["support"]))
+
+
+def per_tag_figure(rows: list[dict], title: str):
+    """Bar chart of per-tag accuracy, tags sorted by support; absent tags marked, not drawn as 0."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(rows, key=lambda r: -r["support"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(ordered)), 3.6))
+    positions = range(len(ordered))
+    heights = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in ordered]
+    bars = ax.bar(positions, heights, color="tab:blue")
+    for bar, row in zip(bars, ordered):
+        if row["accuracy"] is None:
+            ax.text(bar.get_x() + bar.get_width() / 2, 0.02, "absent", rotation=90, ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(positions), [r["tag"] for r in ordered], rotation=90, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(confusion: torch.Tensor, tag_names: list[str], title: str, top: int = 20):
+    """Row-normalised confusion matrix of the ``top`` tags with the most errors.
+
+    All 44 tags would make unreadable cells; the tags that are most often confused
+    (as the true or the predicted tag) are the ones worth reading.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confusion = confusion.double()
+    errors = confusion.clone()
+    errors.fill_diagonal_(0)
+    involvement = errors.sum(dim=0) + errors.sum(dim=1)
+    keep = [int(i) for i in involvement.argsort(descending=True)[:top] if involvement[i] > 0]
+    if not keep:  # no errors at all: show the most frequent tags
+        keep = [int(i) for i in confusion.sum(dim=1).argsort(descending=True)[:top]]
+    keep.sort(key=lambda i: tag_names[i])
+    sub = confusion[keep][:, keep]
+    support = confusion[keep].sum(dim=1, keepdim=True)  # full rows: errors outside the shown tags count too
+    normalised = torch.where(support > 0, sub / support.clamp_min(1), torch.zeros_like(sub))
+    names = [tag_names[i] for i in keep]
+    size = 0.38 * len(names) + 2.0
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    image = ax.imshow(normalised.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("predicted tag")
+    ax.set_ylabel("true tag")
+    for r in range(len(names)):
+        for c in range(len(names)):
+            value = float(normalised[r, c])
+            if r != c and value >= 0.01:  # label the confusions, not the (large) diagonal
+                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6, color="black")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true tag's tokens")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
