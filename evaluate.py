@@ -1,17 +1,21 @@
-"""Score a checkpoint: `python evaluate.py ckpt_path=PATH [data.test_file=FILE]`."""
+"""Score a checkpoint: `python evaluate.py ckpt_path=PATH [data.test_file=FILE] [compare_to=OTHER]`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.checkpoint import load_tagger
-from postag.runs import build_trainer, print_per_tag, scalar_metrics, write_reports
+from postag.report import compare_rows, format_comparison, write_comparison_csv
+from postag.runs import build_trainer, print_comparison, print_per_tag, scalar_metrics, write_reports
 
 
-def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
-    model, vocab = load_tagger(cfg.ckpt_path)
+def score(cfg: DictConfig, ckpt_path: str) -> tuple[dict, list[dict]]:
+    """Test metrics and per-tag rows of one checkpoint on the configured data."""
+    model, vocab = load_tagger(ckpt_path)
     datamodule = instantiate(cfg.data)
     datamodule.vocab = vocab  # the checkpoint's, never rebuilt from data
     datamodule.prepare_data()
@@ -19,16 +23,32 @@ def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
     trainer = build_trainer(cfg)
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = scalar_metrics(trainer)
-    metrics["ckpt_path"] = str(cfg.ckpt_path)
-    write_reports(cfg.paths.output_dir, metrics, model.test_per_tag)
+    metrics["ckpt_path"] = str(ckpt_path)
     return metrics, model.test_per_tag
+
+
+def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
+    metrics, per_tag = score(cfg, cfg.ckpt_path)
+    write_reports(cfg.paths.output_dir, metrics, per_tag)
+    return metrics, per_tag
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> float:
     metrics, per_tag = evaluate(cfg)
-    print_per_tag(per_tag, title=f"per-tag accuracy, {cfg.data.test_file or 'CoNLL-2000 test split'}")
-    print(f"test accuracy (micro, {sum(r['support'] for r in per_tag)} tokens): {metrics['test/acc']:.4f}")
+    data_name = cfg.data.test_file or "CoNLL-2000 test split"
+    print_per_tag(per_tag, title=f"per-tag results, {data_name}")
+    tokens = sum(r["support"] for r in per_tag)
+    print(f"test accuracy (micro, {tokens} tokens): {metrics['test/acc']:.4f}")
+    if cfg.get("compare_to"):
+        other_metrics, other_per_tag = score(cfg, cfg.compare_to)
+        rows = compare_rows(per_tag, other_per_tag)
+        overall = (metrics["test/acc"], other_metrics["test/acc"])
+        names = (Path(cfg.ckpt_path).name, Path(cfg.compare_to).name)
+        print_comparison(rows, names, overall, title=f"per-tag accuracy, A = ckpt_path, B = compare_to, {data_name}")
+        out = Path(cfg.paths.output_dir)
+        (out / "compare.md").write_text(format_comparison(rows, (cfg.ckpt_path, cfg.compare_to), overall))
+        write_comparison_csv(rows, out / "compare.csv")
     return metrics["test/acc"]
 
 

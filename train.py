@@ -9,7 +9,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.runs import build_model, build_trainer, scalar_metrics, write_reports
+from postag.runs import build_model, build_trainer, log_hparams_with_metrics, scalar_metrics, write_reports
 
 
 def train(cfg: DictConfig) -> dict:
@@ -41,6 +41,7 @@ def train(cfg: DictConfig) -> dict:
         if best:
             metrics["best_checkpoint"] = checkpoint.best_model_path
     if trainer.is_global_zero:
+        log_hparams_with_metrics(trainer, cfg, metrics)
         write_reports(cfg.paths.output_dir, metrics, per_tag)
     return metrics
 

@@ -146,3 +146,36 @@ def confusion_figure(confusion: torch.Tensor, tag_names: list[str], title: str, 
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def _pct(value: float | None) -> str:
+    return "absent" if value is None else f"{100 * value:.2f}"
+
+
+def _delta(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.2f}"
+
+
+def format_comparison(rows: list[dict], names: tuple[str, str], overall: tuple[float, float]) -> str:
+    """Markdown: per-tag accuracy of A and B (in %) and A - B, largest gain first."""
+    a, b = overall
+    lines = [
+        f"A: `{names[0]}`  ",
+        f"B: `{names[1]}`",
+        "",
+        f"Overall (micro) accuracy: A {100 * a:.2f}, B {100 * b:.2f}, A - B {100 * (a - b):+.2f} points.",
+        "",
+        "| tag | support | A | B | A - B |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['tag']} | {r['support']} | {_pct(r['a'])} | {_pct(r['b'])} | {_delta(r['delta'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison_csv(rows: list[dict], path: str | Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=("tag", "support", "a", "b", "delta"))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: ("" if r[k] is None else r[k]) for k in ("tag", "support", "a", "b", "delta")})

@@ -71,3 +71,47 @@ def print_per_tag(rows: list[dict], title: str) -> None:
             cells[1] = "-"
         table.add_row(row["tag"], str(row["support"]), *cells)
     Console().print(table)
+
+
+def print_comparison(rows: list[dict], names: tuple[str, str], overall: tuple[float, float], title: str) -> None:
+    """Per-tag accuracy of two checkpoints and the difference, largest gain of A first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, caption=f"A: {names[0]}   B: {names[1]}")
+    table.add_column("tag")
+    for column in ("support", "A", "B", "A - B"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        cells = ["absent" if r[k] is None else f"{100 * r[k]:.2f}" for k in ("a", "b")]
+        delta = "-" if r["delta"] is None else f"{100 * r['delta']:+.2f}"
+        table.add_row(r["tag"], str(r["support"]), *cells, delta)
+    console = Console()
+    console.print(table)
+    a, b = overall
+    console.print(f"overall accuracy: A {100 * a:.2f}  B {100 * b:.2f}  A - B {100 * (a - b):+.2f} points")
+
+
+HPARAM_METRICS = ("val/acc_best", "test/acc", "test/acc_known", "test/acc_oov")
+
+
+def log_hparams_with_metrics(trainer: Trainer, cfg: DictConfig, metrics: dict) -> None:
+    """The run's settings and final metrics into TensorBoard's HParams tab.
+
+    Written once, at the end, so every run of a sweep shows up there with its
+    results; ``logger.default_hp_metric`` is off so no placeholder is written at the start.
+    """
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from omegaconf import OmegaConf
+
+    params = {
+        "model": {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"},
+        "data": {k: cfg.data.get(k) for k in ("batch_size", "unk_replace", "min_freq", "bucketing")},
+        "trainer": {k: cfg.trainer.get(k) for k in ("max_epochs", "precision", "accumulate_grad_batches")},
+        "seed": cfg.get("seed"),
+    }
+    final = {f"hparams/{k.replace('/', '_')}": metrics[k] for k in HPARAM_METRICS if k in metrics}
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger) and final:
+            logger.log_hyperparams(params, metrics=final)
+            logger.finalize("success")

@@ -1,30 +1,13 @@
 """train.py and evaluate.py end to end, as a user runs them, on the small fixture corpus."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from postag.sweep import summarize
 
-ROOT = Path(__file__).resolve().parent.parent
-from tiny_corpus import TINY_DIR as FIXTURES
-SMALL_MODEL = ["model.hidden_n=16", "model.h=2", "model.n=1", "data.batch_size=4"]
-
-
-def run(script, *overrides, cwd=ROOT):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / script), *overrides],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
+from conftest import FIXTURES, SMALL_MODEL, run
 
 
 def test_fast_dev_run_of_train(tmp_path):
@@ -36,27 +19,6 @@ def test_fast_dev_run_of_train(tmp_path):
     assert (out / ".hydra" / "config.yaml").is_file()
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A short real run (debug=limit) with checkpoints and TensorBoard logs."""
-    out = tmp_path_factory.mktemp("train") / "run"
-    run(
-        "train.py",
-        "debug=limit",
-        "trainer.max_epochs=15",
-        "trainer.log_every_n_steps=1",
-        "model=pos",
-        "model.lr=0.01",
-        "model.warmup_steps=1",
-        "seed=0",
-        f"data.data_dir={FIXTURES}",
-        "data.val_fraction=0.2",
-        f"hydra.run.dir={out}",
-        *SMALL_MODEL,
-    )
-    return out
-
-
 def test_run_directory_holds_config_checkpoints_logs_and_reports(trained_run):
     out = trained_run
     assert (out / ".hydra" / "config.yaml").is_file()
@@ -66,13 +28,17 @@ def test_run_directory_holds_config_checkpoints_logs_and_reports(trained_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"test/acc", "val/acc", "val/acc_best", "train_seconds"} <= metrics.keys()
     table = (out / "test_per_tag.md").read_text()
-    assert "| tag | support | accuracy |" in table
+    assert table.startswith("| tag | support | accuracy | precision | recall | F1 |")
     # The fixture's test file has no MD: it is reported absent, not as 0.
     assert "| MD | 0 | absent |" in table
+    csv_lines = (out / "test_per_tag.csv").read_text().splitlines()
+    assert csv_lines[0] == "tag,support,accuracy,precision,recall,f1"
+    assert len(csv_lines) == 1 + table.count("\n") - 2  # the same tags as the Markdown table
 
 
-def test_tensorboard_logs_curves_per_tag_accuracy_and_charts(trained_run):
+def test_tensorboard_logs_curves_per_tag_accuracy_charts_and_hparams(trained_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
 
     events = EventAccumulator(str(trained_run / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
     events.Reload()
@@ -81,7 +47,22 @@ def test_tensorboard_logs_curves_per_tag_accuracy_and_charts(trained_run):
     assert "val/acc_per_tag/NN" in scalars and "test/acc_per_tag/DT" in scalars
     assert "test/acc_per_tag/MD" not in scalars  # absent from the test file: not logged as 0
     assert len(events.Scalars("val/acc")) == 15  # one a validation epoch
-    assert {"val/acc_per_tag_chart", "test/acc_per_tag_chart"} <= set(events.Tags()["images"])
+    images = set(events.Tags()["images"])
+    assert {"val/acc_per_tag_chart", "test/acc_per_tag_chart", "val/confusion_matrix", "test/confusion_matrix"} <= images
+    assert len(events.Images("val/confusion_matrix")) == 15  # one a validation epoch, none for the sanity check
+    png = events.Images("test/confusion_matrix")[0].encoded_image_string
+    assert png.startswith(b"\x89PNG")
+
+    # HParams tab: the run's settings, with its final metrics as the metrics to compare
+    hparams = events.PluginTagToContent("hparams")
+    session = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
+    assert session.hparams["model/positional"].number_value == 1  # Lightning writes booleans as 0/1
+    assert session.hparams["model/hidden_n"].number_value == 16
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
+    metric_tags = {m.name.tag for m in experiment.metric_infos}
+    assert {"hparams/val_acc_best", "hparams/test_acc"} <= metric_tags <= scalars
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert events.Scalars("hparams/test_acc")[0].value == pytest.approx(metrics["test/acc"])
 
 
 def test_checkpoint_loads_with_weights_only_and_carries_vocabularies(trained_run):

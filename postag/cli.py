@@ -1,0 +1,112 @@
+"""The ``postag`` command.
+
+    postag tag --ckpt PATH [FILE] [--tokenize] [--format tsv|inline]
+    postag sweep-summary SWEEP_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from postag.model import SequenceTooLongError
+
+
+class InputError(ValueError):
+    """Input text that cannot be tagged; the message names the source and line."""
+
+
+def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tokens) per input line; an empty line is an empty sentence.
+
+    Lines are decoded one at a time, so a bad byte is reported on its own line.
+    """
+    from postag.tagger import tokenize as split
+
+    for line_number, raw in enumerate(lines, start=1):
+        try:
+            text = raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
+        yield line_number, split(text) if tokenize else text.split()
+
+
+def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str) -> None:
+    if style == "inline":
+        out.write(" ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "\n")
+    else:  # one token a line, a blank line after each sentence (CoNLL-like)
+        out.writelines(f"{w}\t{t}\n" for w, t in zip(words, tags))
+        out.write("\n")
+
+
+def tag_command(args: argparse.Namespace) -> int:
+    from postag.tagger import Tagger
+
+    tagger = Tagger.load(args.ckpt, device=args.device, batch_size=args.batch_size)
+    if args.file is None or args.file == "-":
+        source, handle = "<stdin>", sys.stdin.buffer
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        source, handle = str(path), open(path, "rb")
+    with handle:
+        numbered = list(read_sentences(handle, source, args.tokenize))
+    sentences = [words for _, words in numbered]
+    try:
+        tags = tagger.tag_sentences(sentences)
+    except SequenceTooLongError:
+        limit = tagger.max_len
+        line, words = next((n, w) for n, w in numbered if len(w) > limit)
+        raise InputError(
+            f"{source}:{line}: a sentence of {len(words)} tokens; this model takes at most {limit} "
+            f"(split the line into shorter sentences)"
+        ) from None
+    for words, sentence_tags in zip(sentences, tags):
+        write_tagged(sys.stdout, words, sentence_tags, args.format)
+    return 0
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from postag.sweep import summarize
+
+    print(summarize(args.sweep_dir))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postag", description="Part-of-speech tagging with a trained postag checkpoint.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    tag = commands.add_parser(
+        "tag",
+        help="tag sentences, one per line",
+        description="Tag sentences read one per line from FILE or standard input; "
+        "tokens are separated by whitespace unless --tokenize is given.",
+    )
+    tag.add_argument("file", nargs="?", help="input file (default: standard input)")
+    tag.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    tag.add_argument("--tokenize", action="store_true", help="plain text: split punctuation and clitics off words")
+    tag.add_argument("--format", choices=("tsv", "inline"), default="tsv", help="word<TAB>tag lines, or word/TAG")
+    tag.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    tag.add_argument("--batch-size", type=int, default=256, help="sentences per batch")
+    tag.set_defaults(run=tag_command)
+    sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")
+    sweep.add_argument("sweep_dir")
+    sweep.set_defaults(run=sweep_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (InputError, FileNotFoundError, ValueError) as err:
+        print(f"postag: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Tagging new text with a trained checkpoint: ``Tagger.load(path).tag(["The", "cat", "sat", "."])``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from postag.checkpoint import load_tagger
+from postag.data import Batch, LengthBucketSampler, Vocabularies, collate
+from postag.model import SequenceTooLongError
+from postag.module import TaggerModule
+
+# Penn Treebank-like splitting for plain text: abbreviations with dots (U.S.), numbers
+# with separators (1,000.50), clitics (do|n't, John|'s), hyphenated words, and every
+# other non-space character (punctuation) on its own.
+_TOKEN = re.compile(
+    r"(?:[A-Za-z]\.){2,}"  # U.S.  e.g.
+    r"|\d+(?:[.,:/]\d+)*"  # 3.5  1,000  10:30
+    r"|\w+(?=n't\b)|n't\b"  # do|n't
+    r"|\w+(?='(?:s|re|ve|ll|d|m)\b)"  # John|'s
+    r"|'(?:s|re|ve|ll|d|m)\b"  # 's  're ...
+    r"|\w+(?:[-']\w+)*"  # words, rock-bottom, o'clock
+    r"|\S",  # punctuation, one character at a time
+    re.IGNORECASE,
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Split plain text into tokens: words, numbers, clitics, punctuation (see ``_TOKEN``)."""
+    return _TOKEN.findall(text)
+
+
+class Tagger:
+    """A trained tagger: its model, its vocabularies and the device it runs on."""
+
+    def __init__(self, model: TaggerModule, vocab: Vocabularies, device: str | torch.device = "cpu", batch_size: int = 256):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.vocab = vocab
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device | None = None, batch_size: int = 256) -> Tagger:
+        """From a checkpoint written by train.py; device defaults to CUDA when available."""
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model, vocab = load_tagger(path, map_location="cpu")
+        return cls(model, vocab, device=device, batch_size=batch_size)
+
+    @property
+    def max_len(self) -> int | None:
+        """Longest sentence the model accepts (None: no limit, the model has no positions)."""
+        encoder = self.model.encoder
+        return encoder.max_len if encoder.position_embedding is not None else None
+
+    def tag(self, words: Sequence[str]) -> list[str]:
+        """Tags of one tokenised sentence."""
+        return self.tag_sentences([words])[0]
+
+    @torch.no_grad()
+    def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Tags of many sentences, in their order; batched by length, so little work goes to padding.
+
+        An empty sentence gets no tags. A sentence longer than ``max_len`` raises
+        SequenceTooLongError naming its (0-based) index.
+        """
+        if isinstance(sentences, str) or any(isinstance(s, str) for s in sentences):
+            raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
+        limit = self.max_len
+        for index, words in enumerate(sentences):
+            if limit is not None and len(words) > limit:
+                raise SequenceTooLongError(
+                    f"sentence {index} has {len(words)} tokens; this model takes at most max_len={limit}"
+                )
+        results: list[list[str]] = [[] for _ in sentences]
+        real = [i for i, words in enumerate(sentences) if len(words) > 0]
+        lengths = [len(sentences[i]) for i in real]
+        for batch_ids in LengthBucketSampler(lengths, self.batch_size, shuffle=False):
+            ids = [real[j] for j in batch_ids]
+            batch = collate([self.vocab.encode(sentences[i]) for i in ids])
+            best = self.model(self._to_device(batch)).argmax(dim=-1).cpu()  # (B, S)
+            for row, i in enumerate(ids):
+                results[i] = [self.vocab.tags.itos[t] for t in best[row, : len(sentences[i])].tolist()]
+        return results
+
+    def _to_device(self, batch: Batch) -> Batch:
+        return Batch(**{name: value.to(self.device) for name, value in vars(batch).items()})

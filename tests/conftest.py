@@ -1,0 +1,45 @@
+"""Shared by the end-to-end tests: running the entry points, and one short trained run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tiny_corpus import TINY_DIR as FIXTURES
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL_MODEL = ["model.hidden_n=16", "model.h=2", "model.n=1", "data.batch_size=4"]
+
+
+def run(script, *overrides, cwd=ROOT):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / script), *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A short real run (debug=limit) with checkpoints and TensorBoard logs."""
+    out = tmp_path_factory.mktemp("train") / "run"
+    run(
+        "train.py",
+        "debug=limit",
+        "trainer.max_epochs=15",
+        "trainer.log_every_n_steps=1",
+        "model=pos",
+        "model.lr=0.01",
+        "model.warmup_steps=1",
+        "seed=0",
+        f"data.data_dir={FIXTURES}",
+        "data.val_fraction=0.2",
+        f"hydra.run.dir={out}",
+        *SMALL_MODEL,
+    )
+    return out

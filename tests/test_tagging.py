@@ -1,0 +1,140 @@
+"""Tagging new text from a checkpoint alone: the Tagger API, `postag tag`, and `evaluate.py compare_to=`."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import FIXTURES, run
+from postag.data import collate
+from postag.model import SequenceTooLongError
+from postag.report import compare_rows, format_comparison
+from postag.tagger import Tagger, tokenize
+
+SENTENCES = [["the", "dog", "runs", "."], [], ["a", "cat", "sat"], ["the", "cat"]]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(trained_run):
+    return trained_run / "checkpoints" / "last.ckpt"
+
+
+def postag_cli(*args, stdin=None):
+    return subprocess.run(
+        [sys.executable, "-m", "postag.cli", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def test_tagger_gives_the_models_argmax_in_input_order(checkpoint):
+    tagger = Tagger.load(checkpoint, device="cpu", batch_size=2)  # batches of 2: order must be restored
+    tags = tagger.tag_sentences(SENTENCES)
+    assert [len(t) for t in tags] == [len(s) for s in SENTENCES]
+    assert tags[1] == []  # an empty sentence gets no tags, and no crash
+    for words, sentence_tags in zip(SENTENCES, tags):
+        if not words:
+            continue
+        with torch.no_grad():
+            logits = tagger.model(collate([tagger.vocab.encode(words)]))  # one sentence, no padding
+        assert sentence_tags == [tagger.vocab.tags.itos[i] for i in logits[0].argmax(-1).tolist()]
+        assert tagger.tag(words) == sentence_tags
+    assert set(sum(tags, [])) <= set(tagger.vocab.tags.itos)
+
+
+def test_tagger_rejects_too_long_sentences_and_plain_strings(checkpoint):
+    tagger = Tagger.load(checkpoint, device="cpu")
+    assert tagger.max_len == 256  # model=pos has positions
+    with pytest.raises(SequenceTooLongError, match="sentence 1 has 257 tokens; this model takes at most max_len=256"):
+        tagger.tag_sentences([["a"], ["a"] * 257])
+    with pytest.raises(TypeError, match="lists of words"):
+        tagger.tag_sentences(["The cat sat ."])
+
+
+def test_tokenize_splits_punctuation_and_clitics():
+    assert tokenize("The U.S. didn't pay $1,000.50 (yes), John's car.") == [
+        "The", "U.S.", "did", "n't", "pay", "$", "1,000.50", "(", "yes", ")", ",", "John", "'s", "car", ".",
+    ]
+
+
+def test_tag_command_on_stdin_writes_word_tab_tag_with_blank_lines(checkpoint):
+    result = postag_cli("tag", "--ckpt", checkpoint, stdin=b"the dog runs .\n\na cat sat\n")
+    assert result.returncode == 0, result.stderr.decode()
+    expected_tags = Tagger.load(checkpoint, device="cpu").tag_sentences(SENTENCES[:3])
+    blocks = result.stdout.decode().split("\n\n")
+    # three sentences, the second empty: "s1 lines\n\n" + "\n" + "s3 lines\n\n"
+    assert result.stdout.decode() == "".join(
+        "".join(f"{w}\t{t}\n" for w, t in zip(words, tags)) + "\n" for words, tags in zip(SENTENCES[:3], expected_tags)
+    )
+    assert blocks[0].splitlines()[0].startswith("the\t")
+
+
+def test_tag_command_on_a_file_inline_and_tokenized(checkpoint, tmp_path):
+    text = tmp_path / "input.txt"
+    text.write_text("the dog runs.\nthe cat\n", encoding="utf-8")
+    result = postag_cli("tag", "--ckpt", checkpoint, "--tokenize", "--format", "inline", text)
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    expected = Tagger.load(checkpoint, device="cpu").tag_sentences([["the", "dog", "runs", "."], ["the", "cat"]])
+    assert lines == [
+        " ".join(f"{w}/{t}" for w, t in zip(["the", "dog", "runs", "."], expected[0])),
+        " ".join(f"{w}/{t}" for w, t in zip(["the", "cat"], expected[1])),
+    ]
+
+
+def test_tag_command_errors_name_the_file_and_line(checkpoint, tmp_path):
+    long_line = tmp_path / "long.txt"
+    long_line.write_text("short line\n" + "word " * 300 + "\n")
+    result = postag_cli("tag", "--ckpt", checkpoint, long_line)
+    assert result.returncode == 2 and result.stdout == b""
+    assert f"{long_line}:2: a sentence of 300 tokens; this model takes at most 256" in result.stderr.decode()
+
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("caf\u00e9 ok\n".encode("utf-8") + "na\u00efve\n".encode("latin-1"))
+    result = postag_cli("tag", "--ckpt", checkpoint, latin1)
+    assert result.returncode == 2 and f"{latin1}:2: not UTF-8 text (invalid continuation byte at byte 2 of the line)" in result.stderr.decode()
+
+    result = postag_cli("tag", "--ckpt", checkpoint, tmp_path / "missing.txt")
+    assert result.returncode == 2 and "missing.txt: no such file" in result.stderr.decode()
+
+    result = postag_cli("tag", "--ckpt", tmp_path / "nothing.ckpt", stdin=b"a\n")
+    assert result.returncode == 2 and "no checkpoint file at" in result.stderr.decode()
+
+
+def test_compare_rows_sort_by_gain_and_keep_absent_tags_last():
+    ours = [
+        {"tag": "NN", "support": 10, "accuracy": 0.9},
+        {"tag": "VB", "support": 5, "accuracy": 0.8},
+        {"tag": "MD", "support": 0, "accuracy": None},
+    ]
+    theirs = [
+        {"tag": "NN", "support": 10, "accuracy": 0.95},
+        {"tag": "VB", "support": 5, "accuracy": 0.4},
+        {"tag": "MD", "support": 0, "accuracy": None},
+    ]
+    rows = compare_rows(ours, theirs)
+    assert [r["tag"] for r in rows] == ["VB", "NN", "MD"]
+    assert rows[0]["delta"] == pytest.approx(0.4) and rows[1]["delta"] == pytest.approx(-0.05)
+    table = format_comparison(rows, ("a.ckpt", "b.ckpt"), (0.9, 0.8))
+    assert "A - B +10.00 points" in table
+    assert "| VB | 5 | 80.00 | 40.00 | +40.00 |" in table and "| MD | 0 | absent | absent | - |" in table
+
+
+def test_evaluate_compares_two_checkpoints(trained_run, tmp_path):
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    out = tmp_path / "compare"
+    result = run(
+        "evaluate.py",
+        f"ckpt_path={metrics['best_checkpoint']}",
+        f"compare_to={trained_run / 'checkpoints' / 'last.ckpt'}",
+        f"data.test_file={FIXTURES / 'test.txt'}",
+        f"hydra.run.dir={out}",
+    )
+    assert "A - B" in result.stdout and "overall accuracy: A" in result.stdout
+    table = (out / "compare.md").read_text()
+    assert f"A {100 * metrics['test/acc']:.2f}" in table  # A is the best checkpoint train.py tested
+    csv_lines = (out / "compare.csv").read_text().splitlines()
+    assert csv_lines[0] == "tag,support,a,b,delta" and len(csv_lines) > 3
