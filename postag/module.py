@@ -47,6 +47,7 @@ class TaggerModule(L.LightningModule):
         feature_dropout: float = 0.0,
         attention: str = "manual",
         label_smoothing: float = 0.0,
+        compile: bool = False,
     ):
         super().__init__()
         if hidden_n < 1:
@@ -98,6 +99,13 @@ class TaggerModule(L.LightningModule):
         # absent tag (support 0) from an always-wrong one.
         self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
         self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
+
+    def configure_model(self) -> None:
+        # Compiled in place: parameter names, and so checkpoints, stay those of the eager model.
+        # dynamic=True: batch and sentence lengths change from batch to batch.
+        if self.hparams.compile and not getattr(self, "_compiled", False):
+            self.encoder.compile(dynamic=True)
+            self._compiled = True
 
     def forward(self, batch: Batch) -> torch.Tensor:
         extra = self.word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None

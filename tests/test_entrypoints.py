@@ -1,6 +1,7 @@
 """train.py and evaluate.py end to end, as a user runs them, on the small fixture corpus."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -131,3 +132,13 @@ def test_two_job_multirun_gives_a_directory_each(tmp_path):
     assert (sweep / "summary.md").read_text() == table
     csv_lines = (sweep / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("job,overrides,val/acc_best,test/acc") and len(csv_lines) == 3
+
+
+def test_bf16_mixed_training_on_cpu_gives_finite_metrics(tmp_path):
+    out = tmp_path / "run"
+    run(
+        "train.py", "debug=limit", "model=pos", "trainer.precision=bf16-mixed", f"data.data_dir={FIXTURES}",
+        f"hydra.run.dir={out}", *SMALL_MODEL,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert all(math.isfinite(metrics[k]) for k in ("train/loss_epoch", "val/loss", "test/loss", "test/acc"))

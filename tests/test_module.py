@@ -99,3 +99,35 @@ def test_optimizer_settings_and_warmup_then_cosine_decay():
     assert lrs[0] == pytest.approx(0.001)  # 1/10 of the peak on the first step
     assert max(lrs) == pytest.approx(0.01) and lrs.index(max(lrs)) == 9
     assert lrs[-1] < 0.0001  # decayed to almost nothing by the last step
+
+
+def _tiny_batch():
+    train = [(["the", "cat", "sat"], TAGS), (["a"], ["DT"]), (["the", "cat"], ["DT", "NN"])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    return vocab, collate([vocab.encode(w, t) for w, t in train])
+
+
+def test_compiled_module_matches_eager_and_keeps_parameter_names():
+    torch.manual_seed(0)
+    vocab, batch = _tiny_batch()
+    eager = small_module(vocab_size=len(vocab.words), positional=True).eval()
+    compiled = small_module(vocab_size=len(vocab.words), positional=True, compile=True).eval()
+    compiled.load_state_dict(eager.state_dict())
+    compiled.configure_model()
+    assert list(compiled.state_dict()) == list(eager.state_dict())  # checkpoints stay interchangeable
+    torch.testing.assert_close(compiled(batch), eager(batch), rtol=1e-4, atol=1e-5)
+    loss, _ = compiled.model_step(batch)
+    loss.backward()
+    assert compiled.encoder.token_embedding.weight.grad is not None
+
+
+def test_bf16_autocast_keeps_the_loss_finite_with_padding():
+    torch.manual_seed(0)
+    vocab, batch = _tiny_batch()
+    module = small_module(vocab_size=len(vocab.words), positional=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, _ = module.model_step(batch)
+    assert batch.mask.sum() < batch.mask.numel()  # the batch has padding (masked with -inf)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
