@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -9,6 +10,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.checkpoint import load_tagger
+from postag.config import validate
+from postag.errors import USER_ERRORS, describe
 from postag.report import compare_rows, format_comparison, write_comparison_csv
 from postag.runs import build_trainer, print_comparison, print_per_tag, scalar_metrics, write_reports
 
@@ -28,6 +31,7 @@ def score(cfg: DictConfig, ckpt_path: str) -> tuple[dict, list[dict]]:
 
 
 def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
+    validate(cfg)
     metrics, per_tag = score(cfg, cfg.ckpt_path)
     write_reports(cfg.paths.output_dir, metrics, per_tag)
     return metrics, per_tag
@@ -35,6 +39,13 @@ def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> float:
+    try:
+        return report(cfg)
+    except USER_ERRORS as err:
+        sys.exit(describe(err, cfg))
+
+
+def report(cfg: DictConfig) -> float:
     metrics, per_tag = evaluate(cfg)
     data_name = cfg.data.test_file or "CoNLL-2000 test split"
     print_per_tag(per_tag, title=f"per-tag results, {data_name}")

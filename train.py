@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import hydra
 import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from postag.checkpoint import latest_checkpoint
+from postag.config import validate
+from postag.errors import USER_ERRORS, describe
 from postag.runs import build_model, build_trainer, log_hparams_with_metrics, scalar_metrics, write_reports
 
 
+def resolve_ckpt_path(cfg: DictConfig) -> str | None:
+    """``ckpt_path=latest``: the newest ``last.ckpt`` of the runs in this project's log directory."""
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path == "latest":
+        return str(latest_checkpoint(Path(cfg.paths.log_dir) / cfg.task_name / "runs"))
+    if ckpt_path is not None and not Path(ckpt_path).is_file():
+        raise FileNotFoundError(f"ckpt_path: no checkpoint file at {ckpt_path}")
+    return ckpt_path
+
+
 def train(cfg: DictConfig) -> dict:
+    validate(cfg)  # before any data is read
+    ckpt_path = resolve_ckpt_path(cfg)
     if cfg.get("seed") is not None:  # `if cfg.seed:` would skip seed 0
         L.seed_everything(cfg.seed, workers=True)
 
@@ -24,7 +41,7 @@ def train(cfg: DictConfig) -> dict:
     trainer = build_trainer(cfg)
 
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalar_metrics(trainer)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     checkpoint = trainer.checkpoint_callback
@@ -48,7 +65,10 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except USER_ERRORS as err:
+        sys.exit(describe(err, cfg))
     if "test/acc" in metrics:
         print(f"test accuracy: {metrics['test/acc']:.4f}")
     return metrics.get(cfg.get("optimized_metric"))

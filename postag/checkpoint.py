@@ -1,13 +1,50 @@
-"""Loading a trained tagger from a checkpoint alone (no training data needed)."""
+"""Checkpoints: written atomically, found for resuming, loaded as a tagger without training data."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies, vocabularies_from_checkpoint
 from postag.module import TaggerModule
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable postag checkpoint; the message names it."""
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file beside it, then renames it into place.
+
+    A run killed while saving leaves the previous checkpoint whole, never a truncated one.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                torch.save(checkpoint, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def latest_checkpoint(runs_dir: str | Path) -> Path:
+    """The newest ``last.ckpt`` under ``runs_dir`` (``<run>/checkpoints/last.ckpt``)."""
+    runs_dir = Path(runs_dir)
+    candidates = sorted(runs_dir.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise CheckpointError(f"ckpt_path=latest: no <run>/checkpoints/last.ckpt under {runs_dir}")
+    return candidates[-1]
 
 
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
@@ -15,15 +52,22 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ckpt_path: no checkpoint file at {path}")
-    # weights_only=True: a checkpoint is data, never code to run.
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        # weights_only=True: a checkpoint is data, never code to run.
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated files, text files, pickles with code in them
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{path}: not a postag checkpoint (torch.load failed: {first_line})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
-        raise ValueError(f"{path}: not a postag checkpoint (no state_dict/hyper_parameters)")
-    vocab = vocabularies_from_checkpoint(checkpoint, str(path))
+        raise CheckpointError(f"{path}: not a postag checkpoint (no state_dict/hyper_parameters)")
+    try:
+        vocab = vocabularies_from_checkpoint(checkpoint, str(path))
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
     model = TaggerModule(**checkpoint["hyper_parameters"])
     sizes = (model.tag_names, model.hparams.vocab_size, model.hparams.char_vocab_size, model.hparams.suffix_vocab_size)
     if sizes != (vocab.tags.itos, len(vocab.words), len(vocab.chars), len(vocab.suffixes)):
-        raise ValueError(f"{path}: the saved vocabularies do not match the saved model's sizes")
+        raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])
     model.eval()
     return model, vocab

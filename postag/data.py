@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -347,9 +347,10 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
     epoch (Lightning calls ``set_epoch``), so a seeded run and a resumed run see the same batches.
     shuffle=False (evaluation, tagging): sentences sorted by length, longest first.
 
-    With ``num_replicas`` > 1 (distributed training) each rank takes every
-    ``num_replicas``-th batch, starting at its ``rank``; all ranks get the same number
-    of batches.
+    With ``num_replicas`` > 1 (several processes), in training each rank takes every
+    ``num_replicas``-th batch, the first batches repeated so that every rank steps the
+    same number of times; in evaluation each rank takes every ``num_replicas``-th
+    sentence, so that no sentence is scored twice.
     """
 
     def __init__(
@@ -379,6 +380,9 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
     def _batches(self) -> list[list[int]]:
         if not self.shuffle:
             order = sorted(range(len(self.lengths)), key=lambda i: -self.lengths[i])
+            # Several processes: every num_replicas-th sentence, so shares are exact (no
+            # sentence counted twice) and differ by at most one sentence.
+            order = order[self.rank :: self.num_replicas]
             return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         rng = random.Random(self.seed * 100_003 + self.epoch)
         order = list(range(len(self.lengths)))
@@ -391,17 +395,21 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
         rng.shuffle(batches)
         return batches
 
-    def __iter__(self):
+    def _shares(self) -> list[list[int]]:
         batches = self._batches()
-        if self.num_replicas > 1:
-            # pad by repeating the first batches so every rank steps the same number of times
-            per_rank = -(-len(batches) // self.num_replicas)
-            batches = (batches + batches)[: per_rank * self.num_replicas][self.rank :: self.num_replicas]
-        return iter(batches)
+        if self.num_replicas == 1 or not self.shuffle:
+            return batches
+        # Training: every rank must step the same number of times, so the first batches
+        # are repeated to fill the last round.
+        per_rank = -(-len(batches) // self.num_replicas)
+        batches = (batches * (1 + self.num_replicas))[: per_rank * self.num_replicas]
+        return batches[self.rank :: self.num_replicas]
+
+    def __iter__(self):
+        return iter(self._shares())
 
     def __len__(self) -> int:
-        n = -(-len(self.lengths) // self.batch_size) if not self.shuffle else len(self._batches())
-        return -(-n // self.num_replicas)
+        return len(self._shares())
 
 
 def padding_share(batches: Iterable[Sequence[int]], lengths: Sequence[int]) -> float:
@@ -512,6 +520,10 @@ class CoNLL2000DataModule(L.LightningDataModule):
             if need_train:
                 self.train_set = encode_sentences(train, self.vocab, str(train_path))
                 self.val_set = encode_sentences(val, self.vocab, str(train_path))
+            if self.batch_seed is None:
+                # Drawn once, here, from the generator seed_everything has set: the batch order
+                # then follows the run's seed, and a resumed run gets the same one.
+                self.batch_seed = int(torch.randint(0, 2**31 - 1, ()).item())
         if stage in (None, "test", "predict") and self.test_set is None:
             path = self.test_file or self._split_path("test")
             self.test_set = encode_sentences(read_conll(path), self.vocab, str(path))
@@ -526,20 +538,23 @@ class CoNLL2000DataModule(L.LightningDataModule):
 
     def _loader(self, dataset, shuffle: bool, collate_fn=collate) -> DataLoader:
         common = {"collate_fn": collate_fn, "num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
-        if not self.bucketing:
-            return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **common)
-        seed = self.batch_seed
-        if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1, ()).item())  # follows seed_everything
+        # With several processes (DDP) each takes its own share of the batches; the
+        # Trainer is told not to add a DistributedSampler (trainer.use_distributed_sampler=false).
         trainer = getattr(self, "trainer", None)
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        seed = self.batch_seed if self.batch_seed is not None else 0
+        if not self.bucketing:
+            if replicas > 1:
+                sampler = DistributedSampler(dataset, replicas, rank, shuffle=shuffle, seed=seed, drop_last=False)
+                return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **common)
+            return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle, **common)
         sampler = LengthBucketSampler(
             [len(e.words) for e in dataset],
             self.batch_size,
             shuffle=shuffle,
             seed=seed,
-            num_replicas=replicas if shuffle else 1,
-            rank=rank if shuffle else 0,
+            num_replicas=replicas,
+            rank=rank,
         )
         return DataLoader(dataset, batch_sampler=sampler, **common)
 
@@ -554,11 +569,15 @@ class CoNLL2000DataModule(L.LightningDataModule):
 
     # Vocabularies travel with checkpoints, so a checkpoint alone can evaluate and tag.
     def state_dict(self) -> dict:
-        return {} if self.vocab is None else self.vocab.state_dict()
+        if self.vocab is None:
+            return {}
+        return {**self.vocab.state_dict(), "batch_seed": self.batch_seed}
 
     def load_state_dict(self, state: dict) -> None:
         if state:
             self.vocab = Vocabularies.from_state_dict(state)
+            if state.get("batch_seed") is not None:
+                self.batch_seed = state["batch_seed"]
 
 
 def vocabularies_from_checkpoint(checkpoint: dict, source: str = "checkpoint") -> Vocabularies:

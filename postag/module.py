@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,12 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 from postag.data import IGNORE_INDEX, N_SHAPES, UNK_ID, Batch
 from postag.model import Transformer, WordFeatures
 from postag.report import confusion_figure, per_tag_figure, per_tag_rows
+
+
+def _as_random_state(state) -> tuple:
+    """random.getstate() comes back from a checkpoint with lists where tuples were."""
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)
 
 
 class TaggerModule(L.LightningModule):
@@ -100,6 +108,17 @@ class TaggerModule(L.LightningModule):
         self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
         self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
 
+    # Random states travel with checkpoints, so that a run resumed from the end of an
+    # epoch draws the same dropout masks and word dropout as the run it continues.
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["rng_states"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        states = checkpoint.get("rng_states")
+        if states:
+            torch.set_rng_state(states["torch"])
+            random.setstate(_as_random_state(states["python"]))
+
     def configure_model(self) -> None:
         # Compiled in place: parameter names, and so checkpoints, stay those of the eager model.
         # dynamic=True: batch and sentence lengths change from batch to batch.
@@ -124,6 +143,12 @@ class TaggerModule(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, preds = self.model_step(batch)
+        if not torch.isfinite(loss):
+            # Stop at once: with a NaN loss every later step only spreads NaN into the weights.
+            raise FloatingPointError(
+                f"training loss is {loss.item()} at epoch {self.current_epoch}, step {self.global_step} "
+                f"(batch {batch_idx}); try a lower model.lr, trainer.gradient_clip_val or 32-true precision"
+            )
         self.train_acc(preds, batch.labels)
         size = len(batch.tokens)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
@@ -156,7 +181,8 @@ class TaggerModule(L.LightningModule):
         confusion_metric.reset()
         rows = per_tag_rows(confusion, self.tag_names)
         present = {f"{stage}/acc_per_tag/{r['tag']}": r["accuracy"] for r in rows if r["accuracy"] is not None}
-        self.log_dict(present, on_epoch=True)
+        # identical on every process (the confusion matrix is synced), so syncing changes nothing
+        self.log_dict(present, on_epoch=True, sync_dist=True)
         return rows, confusion
 
     def _add_figures(self, stage: str, rows: list[dict], confusion: torch.Tensor) -> None:

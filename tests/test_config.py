@@ -134,3 +134,21 @@ def test_evaluate_config_requires_a_checkpoint(tmp_path):
     cfg = compose_config("evaluate", ["ckpt_path=some.ckpt", "data.test_file=x.txt"], tmp_path)
     assert cfg.ckpt_path == "some.ckpt" and cfg.data.test_file == "x.txt"
     assert "model" not in cfg  # sizes come from the checkpoint
+
+
+def test_slurm_launcher_config_follows_the_trainer(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the optional 'slurm' extra is not installed")
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose(
+                config_name="train",
+                overrides=["hydra/launcher=slurm", "trainer=gpu", "trainer.devices=4", "trainer.num_nodes=2"],
+                return_hydra_config=True,
+            )
+    finally:
+        GlobalHydra.instance().clear()
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    # one task per device on every node, as Lightning's DDP under SLURM expects
+    assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.nodes) == (4, 4, 2)

@@ -212,11 +212,11 @@ def test_loaders_yield_padded_batches(fixture_datamodule):
 
 def test_state_dict_carries_vocabularies(fixture_datamodule):
     state = fixture_datamodule.state_dict()
-    assert set(state) == {"words", "tags", "chars", "suffixes"}
+    assert set(state) == {"words", "tags", "chars", "suffixes", "batch_seed"}
     restored = CoNLL2000DataModule(data_dir="unused")
     restored.load_state_dict(state)
-    assert restored.vocab.state_dict() == state
-    assert vocabularies_from_checkpoint({"CoNLL2000DataModule": state}).state_dict() == state
+    assert restored.state_dict() == state  # vocabularies and the batch-order seed
+    assert vocabularies_from_checkpoint({"CoNLL2000DataModule": state}).state_dict() == restored.vocab.state_dict()
     with pytest.raises(ValueError, match="no postag vocabulary"):
         vocabularies_from_checkpoint({"state_dict": {}})
 

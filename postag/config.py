@@ -1,0 +1,57 @@
+"""Checks of a composed config, run before any data is read or any model is built."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from postag.model import ATTENTION_IMPLEMENTATIONS
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key, the value and what is expected."""
+
+
+def _check(cfg: DictConfig, key: str, ok, expected: str) -> None:
+    node, _, name = key.rpartition(".")
+    section = cfg.get(node) if node else cfg
+    if section is None or name not in section:
+        return
+    value = section.get(name)
+    if not ok(value):
+        raise ConfigError(f"{key}={value!r}: expected {expected}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first value that cannot work."""
+    if cfg.get("model") is not None:
+        _check(cfg, "model.hidden_n", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
+        _check(cfg, "model.h", lambda v: _is_int(v) and v >= 1, "an integer of at least 1 (number of heads)")
+        _check(cfg, "model.n", lambda v: _is_int(v) and v >= 1, "an integer of at least 1 (number of blocks)")
+        hidden, heads = cfg.model.get("hidden_n"), cfg.model.get("h")
+        if _is_int(hidden) and _is_int(heads) and hidden // heads < 1:
+            raise ConfigError(
+                f"model.hidden_n={hidden} with model.h={heads}: each head would get hidden_n // h = 0 dimensions; "
+                f"expected hidden_n >= h"
+            )
+        for key in ("model.dropout", "model.feature_dropout", "model.label_smoothing"):
+            _check(cfg, key, lambda v: isinstance(v, (int, float)) and 0.0 <= v < 1.0, "a number in [0, 1)")
+        _check(cfg, "model.lr", lambda v: isinstance(v, (int, float)) and v > 0, "a positive number")
+        _check(cfg, "model.max_len", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
+        _check(cfg, "model.char_n", lambda v: _is_int(v) and v >= 0, "0 (off) or a positive integer")
+        _check(cfg, "model.ff_dim", lambda v: v is None or (_is_int(v) and v >= 1), "null or a positive integer")
+        _check(cfg, "model.warmup_steps", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+        _check(cfg, "model.attention", lambda v: v in ATTENTION_IMPLEMENTATIONS, " or ".join(ATTENTION_IMPLEMENTATIONS))
+        _check(cfg, "model.lr_schedule", lambda v: v in ("cosine", "constant"), "cosine or constant")
+    if cfg.get("data") is not None:
+        _check(cfg, "data.batch_size", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
+        _check(cfg, "data.val_fraction", lambda v: isinstance(v, (int, float)) and 0.0 < v < 1.0, "a number in (0, 1)")
+        _check(cfg, "data.unk_replace", lambda v: isinstance(v, (int, float)) and 0.0 <= v < 1.0, "a number in [0, 1)")
+        _check(cfg, "data.min_freq", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
+        _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    if cfg.get("trainer") is not None:
+        _check(cfg, "trainer.max_epochs", lambda v: v is None or (_is_int(v) and v >= -1), "an integer (-1: no limit)")
+        _check(cfg, "trainer.accumulate_grad_batches", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")

@@ -1,0 +1,291 @@
+"""Nothing lost, nothing silent: bad input at the command line, interruption and resume,
+determinism, a NaN loss, bucketed batches, and training with two processes."""
+
+import gzip
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import FIXTURES, ROOT, SMALL_MODEL, run
+from postag.data import LengthBucketSampler, read_conll
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def run_failing(script, *overrides):
+    """Run an entry point that must fail; returns its last stderr line."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / script), *overrides], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result.stderr.strip().splitlines()[-1]
+
+
+def assert_no_results(run_dir):
+    assert not (run_dir / "metrics.json").exists()
+    assert not list(run_dir.glob("checkpoints/*.ckpt"))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.h=0"], "postag: error: model.h=0: expected an integer of at least 1 (number of heads)"),
+        (["model.hidden_n=-1"], "postag: error: model.hidden_n=-1: expected an integer of at least 1"),
+        (["model.n=0"], "postag: error: model.n=0: expected an integer of at least 1 (number of blocks)"),
+        (["model.dropout=1.0"], "postag: error: model.dropout=1.0: expected a number in [0, 1)"),
+        (["model.dropout=-0.1"], "postag: error: model.dropout=-0.1: expected a number in [0, 1)"),
+        (["data.batch_size=0"], "postag: error: data.batch_size=0: expected an integer of at least 1"),
+        (
+            ["model.hidden_n=2", "model.h=4"],
+            "postag: error: model.hidden_n=2 with model.h=4: each head would get hidden_n // h = 0 dimensions; "
+            "expected hidden_n >= h",
+        ),
+        (["model.attention=flash"], "postag: error: model.attention='flash': expected manual or sdpa"),
+    ],
+)
+def test_invalid_config_is_reported_before_any_data_is_read(overrides, message, tmp_path):
+    # The data directory does not exist and download is off: any data access would fail
+    # with another message, so seeing this one proves the check came first.
+    out = tmp_path / "run"
+    last = run_failing(
+        "train.py", *overrides, f"data.data_dir={tmp_path / 'absent'}", "data.download=false", f"hydra.run.dir={out}"
+    )
+    assert last == message
+    assert_no_results(out)
+
+
+def test_missing_data_without_download(tmp_path):
+    out = tmp_path / "run"
+    last = run_failing("train.py", f"data.data_dir={tmp_path}", "data.download=false", f"hydra.run.dir={out}")
+    assert last == (
+        f"postag: error: no train.txt.gz or train.txt in {tmp_path}; set data.download=true "
+        f"or POSTAG_DATA_DIR to a directory holding the CoNLL-2000 files"
+    )
+    assert_no_results(out)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"The DT B-NP\ncat NN\n", "train.txt:2: expected 3 columns 'WORD POS CHUNK', found 2: 'cat NN'"),
+        (b"", "train.txt: no sentences found"),
+        (b"caf\xe9 NN B-NP\n", "train.txt:1: not UTF-8 text"),
+    ],
+)
+def test_bad_training_file_names_file_and_line(content, message, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.txt").write_bytes(content)
+    (data / "test.txt").write_bytes((FIXTURES / "test.txt").read_bytes())
+    out = tmp_path / "run"
+    last = run_failing("train.py", f"data.data_dir={data}", f"hydra.run.dir={out}", *SMALL_MODEL)
+    assert last.startswith("postag: error: ") and message in last, last
+    assert_no_results(out)
+
+
+def test_corrupt_gzip_is_reported(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    whole = gzip.compress((FIXTURES / "train.txt").read_bytes())
+    (data / "train.txt.gz").write_bytes(whole[: len(whole) // 2])  # truncated download
+    (data / "test.txt").write_bytes((FIXTURES / "test.txt").read_bytes())
+    last = run_failing("train.py", f"data.data_dir={data}", f"hydra.run.dir={tmp_path / 'run'}", *SMALL_MODEL)
+    assert last.startswith(f"postag: error: {data / 'train.txt.gz'}") and "not a complete gzip file" in last, last
+
+
+def test_bad_checkpoints_and_mismatched_data_at_evaluation(trained_run, tmp_path):
+    out = tmp_path / "eval"
+    last = run_failing("evaluate.py", f"ckpt_path={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={out}")
+    assert last == f"postag: error: ckpt_path: no checkpoint file at {tmp_path / 'missing.ckpt'}"
+
+    not_a_checkpoint = tmp_path / "notes.ckpt"
+    not_a_checkpoint.write_text("just some text\n")
+    last = run_failing("evaluate.py", f"ckpt_path={not_a_checkpoint}", f"hydra.run.dir={out}")
+    assert last.startswith(f"postag: error: {not_a_checkpoint}: not a postag checkpoint (torch.load failed")
+
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {}}, other)  # a Lightning checkpoint, not ours
+    last = run_failing("evaluate.py", f"ckpt_path={other}", f"hydra.run.dir={out}")
+    assert last == f"postag: error: {other}: no postag vocabulary in this checkpoint (is it a postag checkpoint?)"
+
+    # data whose tags the checkpoint's vocabulary does not know
+    foreign = tmp_path / "foreign.conll"
+    foreign.write_text("Le DET B-NP\nchat NOUN I-NP\n\n")
+    last = run_failing(
+        "evaluate.py", f"ckpt_path={trained_run / 'checkpoints' / 'last.ckpt'}", f"data.test_file={foreign}",
+        f"hydra.run.dir={out}",
+    )
+    assert last.startswith(f"postag: error: {foreign}: tag(s) DET, NOUN never occur in the training data")
+
+    # a sentence longer than the positional embeddings
+    long_file = tmp_path / "long.conll"
+    long_file.write_text("the DT B-NP\n" * 300 + "\n")
+    last = run_failing(
+        "evaluate.py", f"ckpt_path={trained_run / 'checkpoints' / 'last.ckpt'}", f"data.test_file={long_file}",
+        f"hydra.run.dir={out}",
+    )
+    assert last == (
+        "postag: error: sentence of 300 tokens is longer than max_len=256 of the positional embeddings; "
+        "train with a larger model.max_len"
+    )
+    assert not (out / "metrics.json").exists()
+
+
+def test_train_with_a_missing_ckpt_path(tmp_path):
+    last = run_failing("train.py", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert last == f"postag: error: ckpt_path: no checkpoint file at {tmp_path / 'nope.ckpt'}"
+
+
+def test_nan_loss_stops_training_naming_the_step():
+    from postag.data import Vocabularies, collate
+    from postag.module import TaggerModule
+
+    train = [(["the", "cat"], ["DT", "NN"])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    module = TaggerModule(vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2)
+    with torch.no_grad():
+        module.head.weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match=r"training loss is nan at epoch 0, step 0 \(batch 0\)"):
+        module.training_step(collate([vocab.encode(*train[0])]), 0)
+
+
+# ---------------------------------------------------------------- bucketing
+
+
+def test_bucketed_batches_are_reproducible_cover_every_sentence_and_pad_little():
+    lengths = [random.Random(i).randint(1, 60) for i in range(1000)]
+    sampler = LengthBucketSampler(lengths, 32, shuffle=True, seed=7)
+    first = list(sampler)
+    assert first == list(LengthBucketSampler(lengths, 32, shuffle=True, seed=7))  # same seed, same batches
+    sampler.set_epoch(1)
+    assert list(sampler) != first  # a new order each epoch
+    assert sorted(i for batch in first for i in batch) == list(range(1000))
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first) / len(first)
+    assert spread < 5  # similar lengths in a batch (random batches of 32 would spread ~55)
+
+    # evaluation: sorted, and with two processes every sentence exactly once
+    shares = [list(LengthBucketSampler(lengths, 32, shuffle=False, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert sorted(i for share in shares for b in share for i in b) == list(range(1000))
+    # training with two processes: the same number of steps on each
+    steps = [len(LengthBucketSampler(lengths, 32, shuffle=True, seed=7, num_replicas=2, rank=r)) for r in (0, 1)]
+    assert steps[0] == steps[1] == 16
+
+
+# ---------------------------------------------------------------- determinism, interruption, resume
+
+
+@pytest.fixture(scope="module")
+def larger_corpus(tmp_path_factory):
+    """1,200 sentences recombined from the fixture's, so that an epoch takes a second or two."""
+    sentences = read_conll(FIXTURES / "train.txt")
+    rng = random.Random(0)
+    data = tmp_path_factory.mktemp("larger")
+    lines = []
+    for _ in range(1200):
+        words, tags = [], []
+        for _ in range(rng.randint(1, 3)):
+            w, t = rng.choice(sentences)
+            words += w
+            tags += t
+        lines += [f"{w} {t} O" for w, t in zip(words, tags)] + [""]
+    (data / "train.txt").write_text("\n".join(lines) + "\n")
+    (data / "test.txt").write_bytes((FIXTURES / "test.txt").read_bytes())
+    return data
+
+
+RESUME_RUN = ["model=pos", "trainer.max_epochs=3", "seed=3", "callbacks.progress_bar=null", *SMALL_MODEL, "data.batch_size=8"]
+
+
+def scores(run_dir):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {k: metrics[k] for k in ("val/acc_best", "test/acc", "test/loss", "train/loss_epoch")}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(larger_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole") / "run"
+    run("train.py", *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={out}")
+    return out
+
+
+def test_same_seed_and_config_give_identical_metrics(uninterrupted, larger_corpus, tmp_path):
+    again = tmp_path / "again"
+    run("train.py", *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={again}")
+    assert scores(again) == scores(uninterrupted)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_resumes_to_the_same_result(sig, uninterrupted, larger_corpus, tmp_path):
+    out = tmp_path / "interrupted"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={out}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 240
+    while not last.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert last.exists(), "the first epoch never finished"
+    time.sleep(0.2)  # into the next epoch
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0, "the run finished before the signal arrived"
+    assert not (out / "metrics.json").exists()
+    if sig == signal.SIGTERM:
+        assert stderr.strip().splitlines()[-1].startswith("postag: stopped by SIGTERM; the checkpoints")
+    # the interruption left a checkpoint of its own as well, and no temporary files
+    assert (out / "checkpoints" / "interrupted.ckpt").is_file()
+    assert not list((out / "checkpoints").glob(".*.tmp"))
+    checkpoint = torch.load(last, weights_only=True)
+    assert checkpoint["epoch"] < 2 and "rng_states" in checkpoint  # an epoch was left to do
+
+    resumed = tmp_path / "resumed"
+    run("train.py", *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={resumed}", f"ckpt_path={last}")
+    assert scores(resumed) == scores(uninterrupted)
+
+
+def test_ckpt_path_latest_finds_the_newest_run(uninterrupted, larger_corpus, tmp_path):
+    logs = tmp_path / "logs"
+    older = logs / "train" / "runs" / "older" / "checkpoints"
+    older.mkdir(parents=True)
+    (older / "last.ckpt").write_bytes((uninterrupted / "checkpoints" / "last.ckpt").read_bytes())
+    result = run(
+        "train.py", *RESUME_RUN, "trainer.max_epochs=4", f"paths.log_dir={logs}", "ckpt_path=latest",
+        f"data.data_dir={larger_corpus}", f"hydra.run.dir={tmp_path / 'continued'}",
+    )
+    assert "Restoring states from the checkpoint path at" in result.stdout + result.stderr
+    assert str(older / "last.ckpt") in result.stdout + result.stderr
+    assert json.loads((tmp_path / "continued" / "metrics.json").read_text())["test/acc"] > 0
+
+
+# ---------------------------------------------------------------- two processes
+
+
+def test_ddp_on_cpu_with_two_processes_aggregates_metrics(trained_run, tmp_path):
+    out = tmp_path / "ddp"
+    run(
+        "train.py", "debug=limit", "model=pos", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp",
+        f"data.data_dir={FIXTURES}", "data.val_fraction=0.3", f"hydra.run.dir={out}", *SMALL_MODEL,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(list(out.glob("*/.hydra"))) == 0 and (out / ".hydra").is_dir()  # one run directory
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) >= 1
+    assert not list((out / "tensorboard").glob("version_*"))  # one TensorBoard log, not one per process
+    # The test split was shared between the two processes; the synced accuracy must be
+    # the accuracy over all of it, as one process scoring the same checkpoint finds.
+    single = tmp_path / "single"
+    run(
+        "evaluate.py", f"ckpt_path={metrics['best_checkpoint']}", f"data.test_file={FIXTURES / 'test.txt'}",
+        f"hydra.run.dir={single}",
+    )
+    assert json.loads((single / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
