@@ -438,6 +438,8 @@ class CoNLL2000DataModule(L.LightningDataModule):
             false gives random batches for training and file order for evaluation.
         batch_seed: seed of the training batch order when bucketing; null takes
             one from torch's global generator (so ``seed_everything`` fixes it).
+        base_url: where the official files are fetched from (a mirror may be given);
+            they are checked against the official MD5 sums either way.
         download: fetch missing files from the official URLs in ``prepare_data``.
         test_file: score this CoNLL file instead of the test split (evaluation).
     """
@@ -455,6 +457,7 @@ class CoNLL2000DataModule(L.LightningDataModule):
         test_file: str | None = None,
         bucketing: bool = True,
         batch_seed: int | None = None,
+        base_url: str = BASE_URL,
     ):
         super().__init__()
         if batch_size < 1:
@@ -476,6 +479,7 @@ class CoNLL2000DataModule(L.LightningDataModule):
         self.test_file = Path(test_file) if test_file else None
         self.bucketing = bucketing
         self.batch_seed = batch_seed
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.vocab: Vocabularies | None = None
         self.train_set = self.val_set = self.test_set = None
 
@@ -490,7 +494,7 @@ class CoNLL2000DataModule(L.LightningDataModule):
                     f"no {split}.txt.gz or {split}.txt in {self.data_dir}; set data.download=true "
                     f"or {DATA_DIR_ENV} to a directory holding the CoNLL-2000 files"
                 )
-            download(BASE_URL + name, self.data_dir / name, md5)
+            download(self.base_url + name, self.data_dir / name, md5)
 
     def _splits_needed(self) -> list[str]:
         # With vocabularies from a checkpoint, training data is not needed;

@@ -72,14 +72,13 @@ def test_unreachable_url_names_url_directory_and_env_variable(server, tmp_path):
 
 def test_prepare_data_downloads_missing_splits_then_reads_them(server, tmp_path, monkeypatch):
     base, served = server
-    monkeypatch.setattr(data, "BASE_URL", base)
     monkeypatch.setattr(
         data,
         "SPLITS",
         {split: (f"{split}.txt.gz", md5_of(served / f"{split}.txt.gz")) for split in ("train", "test")},
     )
     target = tmp_path / "data"
-    dm = CoNLL2000DataModule(data_dir=str(target), val_fraction=0.2)
+    dm = CoNLL2000DataModule(data_dir=str(target), val_fraction=0.2, base_url=base)
     dm.prepare_data()
     assert sorted(p.name for p in target.iterdir()) == ["test.txt.gz", "train.txt.gz"]
     dm.setup()
@@ -97,3 +96,36 @@ def test_official_checksums_are_the_published_ones():
     assert data.SPLITS["train"] == ("train.txt.gz", "6969c2903a1f19a83569db643e43dcc8")
     assert data.SPLITS["test"] == ("test.txt.gz", "a916e1c2d83eb3004b38fc6fcd628939")
     assert data.BASE_URL == "https://www.clips.uantwerpen.be/conll2000/chunking/"
+
+
+def _train_cli(*overrides):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        [sys.executable, str(root / "train.py"), *overrides], cwd=root, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_train_py_reports_a_failed_download_in_one_line_and_leaves_nothing(server, tmp_path):
+    base, _ = server
+    target = tmp_path / "data"
+    run_dir = tmp_path / "run"
+    result = _train_cli(f"data.data_dir={target}", f"data.base_url={base}nothing-here/", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"postag: error: could not download {base}nothing-here/train.txt.gz into {target}")
+    assert "POSTAG_DATA_DIR" in last
+    assert not target.exists() or list(target.iterdir()) == []
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_train_py_reports_a_checksum_mismatch_and_keeps_no_file(server, tmp_path):
+    base, _ = server  # serves the fixture, whose MD5 is not the official one
+    target = tmp_path / "data"
+    result = _train_cli(f"data.data_dir={target}", f"data.base_url={base}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"postag: error: checksum mismatch for {base}train.txt.gz: expected MD5 6969c2903a1f19a83569db643e43dcc8, got ")
+    assert list(target.iterdir()) == []
