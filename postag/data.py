@@ -220,13 +220,28 @@ class Vocabulary:
 
 
 class Example(NamedTuple):
-    """One encoded sentence."""
+    """One encoded sentence, as tensors made once so that batching only copies them.
 
-    words: list[int]  # word ids
-    tags: list[int]  # tag ids
-    chars: list[list[int]]  # character ids of each word
-    shapes: list[int]  # word_shape of each word
-    suffixes: list[int]  # suffix ids
+    Lists are accepted too (``collate`` converts them), which keeps hand-made examples short.
+    """
+
+    words: torch.Tensor  # (S,) word ids
+    tags: torch.Tensor  # (S,) tag ids; empty when the sentence has no tags
+    chars: torch.Tensor  # (S, W) character ids of each word, padded to this sentence's longest word
+    shapes: torch.Tensor  # (S,) word_shape of each word
+    suffixes: torch.Tensor  # (S,) suffix ids
+
+
+def _as_long(values) -> torch.Tensor:
+    return values if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.long)
+
+
+def _char_matrix(chars) -> torch.Tensor:
+    """(S, W) from a tensor, or from a list of per-word id lists padded with PAD_ID."""
+    if isinstance(chars, torch.Tensor):
+        return chars
+    width = max((len(c) for c in chars), default=0)
+    return torch.tensor([list(c) + [PAD_ID] * (width - len(c)) for c in chars], dtype=torch.long).view(len(chars), width)
 
 
 @dataclass
@@ -242,28 +257,30 @@ class Batch:
         return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
 
 
-def _pad_rows(rows: Sequence[list[int]], width: int, fill: int) -> torch.Tensor:
-    out = torch.full((len(rows), width), fill, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
-
-
 def collate(examples: Sequence[Example]) -> Batch:
     """Pad a list of examples to the longest sentence (and longest word) in the batch."""
-    longest = max(len(e.words) for e in examples)
-    widest = max(len(c) for e in examples for c in e.chars)
-    chars = torch.full((len(examples), longest, widest), PAD_ID, dtype=torch.long)
-    for row, example in enumerate(examples):
-        chars[row, : len(example.chars)] = _pad_rows(example.chars, widest, PAD_ID)
     lengths = torch.tensor([len(e.words) for e in examples])
+    longest = int(lengths.max())
+    char_rows = [_char_matrix(e.chars) for e in examples]
+    widest = max(1, max(c.size(1) for c in char_rows))
+    chars = torch.full((len(examples), longest, widest), PAD_ID, dtype=torch.long)
+    for row, matrix in enumerate(char_rows):
+        chars[row, : matrix.size(0), : matrix.size(1)] = matrix
+
+    def padded(field: str, fill: int) -> torch.Tensor:
+        out = torch.full((len(examples), longest), fill, dtype=torch.long)
+        for row, example in enumerate(examples):
+            values = _as_long(getattr(example, field))
+            out[row, : len(values)] = values
+        return out
+
     return Batch(
-        tokens=_pad_rows([e.words for e in examples], longest, PAD_ID),
-        labels=_pad_rows([e.tags for e in examples], longest, IGNORE_INDEX),
+        tokens=padded("words", PAD_ID),
+        labels=padded("tags", IGNORE_INDEX),
         mask=torch.arange(longest)[None, :] < lengths[:, None],  # from lengths, not from token ids
         chars=chars,
-        shapes=_pad_rows([e.shapes for e in examples], longest, 0),
-        suffixes=_pad_rows([e.suffixes for e in examples], longest, PAD_ID),
+        shapes=padded("shapes", 0),
+        suffixes=padded("suffixes", PAD_ID),
     )
 
 
@@ -301,11 +318,11 @@ class Vocabularies:
 
     def encode(self, words: Sequence[str], tags: Sequence[str] | None = None) -> Example:
         return Example(
-            words=self.words.encode(words),
-            tags=self.tags.encode(tags) if tags is not None else [],
-            chars=[self.chars.encode(clip_word(w)) for w in words],
-            shapes=[word_shape(w) for w in words],
-            suffixes=self.suffixes.encode([suffix(w) for w in words]),
+            words=_as_long(self.words.encode(words)),
+            tags=_as_long(self.tags.encode(tags) if tags is not None else []),
+            chars=_char_matrix([self.chars.encode(clip_word(w)) for w in words]),
+            shapes=_as_long([word_shape(w) for w in words]),
+            suffixes=_as_long(self.suffixes.encode([suffix(w) for w in words])),
         )
 
 
