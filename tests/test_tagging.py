@@ -45,6 +45,12 @@ def test_tagger_gives_the_models_argmax_in_input_order(checkpoint):
     assert set(sum(tags, [])) <= set(tagger.vocab.tags.itos)
 
 
+def test_bf16_tagging_gives_valid_tags_in_input_order(checkpoint):
+    tags = Tagger.load(checkpoint, device="cpu", bf16=True, batch_size=2).tag_sentences(SENTENCES)
+    assert [len(t) for t in tags] == [len(s) for s in SENTENCES]
+    assert set(sum(tags, [])) <= set(Tagger.load(checkpoint, device="cpu").vocab.tags.itos)
+
+
 def test_tagger_rejects_too_long_sentences_and_plain_strings(checkpoint):
     tagger = Tagger.load(checkpoint, device="cpu")
     assert tagger.max_len == 256  # model=pos has positions
