@@ -108,7 +108,7 @@ def test_fast_dev_run_of_evaluate(trained_run, tmp_path):
     assert "test/acc" in json.loads((out / "metrics.json").read_text())
 
 
-def test_two_job_multirun_gives_a_directory_each(tmp_path):
+def test_two_job_multirun_gives_a_directory_each(tmp_path, capsys):
     sweep = tmp_path / "sweep"
     run(
         "train.py",
@@ -132,6 +132,12 @@ def test_two_job_multirun_gives_a_directory_each(tmp_path):
     assert (sweep / "summary.md").read_text() == table
     csv_lines = (sweep / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("job,overrides,val/acc_best,test/acc") and len(csv_lines) == 3
+
+    from postag.cli import main as postag_main
+
+    capsys.readouterr()
+    assert postag_main(["sweep-summary", str(sweep)]) == 0
+    assert capsys.readouterr().out.strip() == table.strip()
 
 
 def test_bf16_mixed_training_on_cpu_gives_finite_metrics(tmp_path):
