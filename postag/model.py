@@ -235,7 +235,8 @@ class CharCNN(nn.Module):
         x = x.masked_fill((words == self.pad_id)[:, None, :], 0.0)
         vectors = self.out(x.amax(dim=-1))  # (N, H)
         # A padding token gets the output bias, as it did when every position was convolved.
-        out = self.out.bias.repeat(batch * seq, 1).index_put((real.nonzero(as_tuple=True)[0],), vectors)
+        out = self.out.bias.to(vectors.dtype).repeat(batch * seq, 1)  # bf16 under autocast
+        out = out.index_put((real.nonzero(as_tuple=True)[0],), vectors)
         return out.reshape(batch, seq, -1)  # (B, S, H)
 
 

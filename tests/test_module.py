@@ -124,7 +124,10 @@ def test_compiled_module_matches_eager_and_keeps_parameter_names():
 def test_bf16_autocast_keeps_the_loss_finite_with_padding():
     torch.manual_seed(0)
     vocab, batch = _tiny_batch()
-    module = small_module(vocab_size=len(vocab.words), positional=True)
+    module = small_module(
+        vocab_size=len(vocab.words), positional=True, char_vocab_size=len(vocab.chars), char_n=4,
+        shape_features=True, suffix_vocab_size=len(vocab.suffixes),
+    )
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss, _ = module.model_step(batch)
     assert batch.mask.sum() < batch.mask.numel()  # the batch has padding (masked with -inf)
