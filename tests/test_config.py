@@ -53,6 +53,23 @@ def test_model_char_adds_word_features(tmp_path):
     assert plain.chars is None and plain.shape is None and plain.suffix is None
 
 
+def test_ablation_steps_add_one_thing_each(tmp_path):
+    def parts(name):
+        model = build_model(compose_config("train", [f"model={name}"], tmp_path))
+        features = model.word_features
+        return (
+            model.encoder.position_embedding is not None,
+            features.chars is not None,
+            features.shape is not None and features.suffix is not None,
+        )
+
+    assert parts("base") == (False, False, False)
+    assert parts("pos") == (True, False, False)
+    assert parts("pos_char") == (True, True, False)
+    assert parts("char") == (True, True, True)
+    assert parts("best") == (True, True, True)
+
+
 def test_model_pos_adds_positional_embeddings(tmp_path):
     model = build_model(compose_config("train", ["model=pos"], tmp_path))
     assert model.encoder.position_embedding is not None
