@@ -45,14 +45,16 @@ def _fmt(value: float | None, absent: str = "absent") -> str:
     return absent if value is None else f"{value:.4f}"
 
 
+def per_tag_cells(row: dict) -> list[str]:
+    """accuracy, precision, recall, F1 as printed: 'absent' for a tag not in the data, '-' for a precision never defined."""
+    return [_fmt(row["accuracy"]), _fmt(row["precision"], "-"), _fmt(row["recall"]), _fmt(row["f1"])]
+
+
 def format_per_tag_table(rows: list[dict]) -> str:
     """Markdown table, worst tags first; absent tags are written as 'absent'."""
     lines = ["| tag | support | accuracy | precision | recall | F1 |", "|---|---:|---:|---:|---:|---:|"]
     for row in worst_first(rows):
-        lines.append(
-            f"| {row['tag']} | {row['support']} | {_fmt(row['accuracy'])} | {_fmt(row['precision'], '-')} "
-            f"| {_fmt(row['recall'])} | {_fmt(row['f1'])} |"
-        )
+        lines.append(f"| {row['tag']} | {row['support']} | " + " | ".join(per_tag_cells(row)) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -148,28 +150,30 @@ def confusion_figure(confusion: torch.Tensor, tag_names: list[str], title: str, 
     return fig
 
 
-def _pct(value: float | None) -> str:
-    return "absent" if value is None else f"{100 * value:.2f}"
+def comparison_cells(row: dict) -> list[str]:
+    """A and B in % ('absent' where the tag is not in the data) and A - B in points."""
+    cells = ["absent" if row[k] is None else f"{100 * row[k]:.2f}" for k in ("a", "b")]
+    return cells + ["-" if row["delta"] is None else f"{100 * row['delta']:+.2f}"]
 
 
-def _delta(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:+.2f}"
+def overall_difference(overall: tuple[float, float], sep: str = ", ") -> str:
+    a, b = overall
+    return f"A {100 * a:.2f}{sep}B {100 * b:.2f}{sep}A - B {100 * (a - b):+.2f} points"
 
 
 def format_comparison(rows: list[dict], names: tuple[str, str], overall: tuple[float, float]) -> str:
     """Markdown: per-tag accuracy of A and B (in %) and A - B, largest gain first."""
-    a, b = overall
     lines = [
         f"A: `{names[0]}`  ",
         f"B: `{names[1]}`",
         "",
-        f"Overall (micro) accuracy: A {100 * a:.2f}, B {100 * b:.2f}, A - B {100 * (a - b):+.2f} points.",
+        f"Overall (micro) accuracy: {overall_difference(overall)}.",
         "",
         "| tag | support | A | B | A - B |",
         "|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['tag']} | {r['support']} | {_pct(r['a'])} | {_pct(r['b'])} | {_delta(r['delta'])} |")
+        lines.append(f"| {r['tag']} | {r['support']} | " + " | ".join(comparison_cells(r)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,14 @@ from omegaconf import DictConfig
 
 from postag.data import Vocabularies
 from postag.module import TaggerModule
-from postag.report import format_per_tag_table, worst_first, write_per_tag_csv
+from postag.report import (
+    comparison_cells,
+    format_per_tag_table,
+    overall_difference,
+    per_tag_cells,
+    worst_first,
+    write_per_tag_csv,
+)
 
 
 def instantiate_all(group: DictConfig | None) -> list:
@@ -64,12 +71,7 @@ def print_per_tag(rows: list[dict], title: str) -> None:
     for column in ("support", "accuracy", "precision", "recall", "F1"):
         table.add_column(column, justify="right")
     for row in worst_first(rows):
-        cells = [
-            "absent" if row[k] is None else f"{row[k]:.4f}" for k in ("accuracy", "precision", "recall", "f1")
-        ]
-        if row["precision"] is None:
-            cells[1] = "-"
-        table.add_row(row["tag"], str(row["support"]), *cells)
+        table.add_row(row["tag"], str(row["support"]), *per_tag_cells(row))
     Console().print(table)
 
 
@@ -83,13 +85,10 @@ def print_comparison(rows: list[dict], names: tuple[str, str], overall: tuple[fl
     for column in ("support", "A", "B", "A - B"):
         table.add_column(column, justify="right")
     for r in rows:
-        cells = ["absent" if r[k] is None else f"{100 * r[k]:.2f}" for k in ("a", "b")]
-        delta = "-" if r["delta"] is None else f"{100 * r['delta']:+.2f}"
-        table.add_row(r["tag"], str(r["support"]), *cells, delta)
+        table.add_row(r["tag"], str(r["support"]), *comparison_cells(r))
     console = Console()
     console.print(table)
-    a, b = overall
-    console.print(f"overall accuracy: A {100 * a:.2f}  B {100 * b:.2f}  A - B {100 * (a - b):+.2f} points")
+    console.print(f"overall accuracy: {overall_difference(overall, sep='  ')}")
 
 
 HPARAM_METRICS = ("val/acc_best", "test/acc", "test/acc_known", "test/acc_oov")
