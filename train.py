@@ -11,7 +11,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.checkpoint import latest_checkpoint
+from postag.checkpoint import existing_checkpoint, latest_checkpoint
 from postag.config import validate
 from postag.errors import USER_ERRORS, describe
 from postag.runs import build_model, build_trainer, log_hparams_with_metrics, scalar_metrics, write_reports
@@ -22,9 +22,7 @@ def resolve_ckpt_path(cfg: DictConfig) -> str | None:
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path == "latest":
         return str(latest_checkpoint(Path(cfg.paths.log_dir) / cfg.task_name / "runs"))
-    if ckpt_path is not None and not Path(ckpt_path).is_file():
-        raise FileNotFoundError(f"ckpt_path: no checkpoint file at {ckpt_path}")
-    return ckpt_path
+    return None if ckpt_path is None else str(existing_checkpoint(ckpt_path))
 
 
 def train(cfg: DictConfig) -> dict:

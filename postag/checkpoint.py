@@ -38,6 +38,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
 
 
+def existing_checkpoint(path: str | Path) -> Path:
+    """``path`` as a Path, or FileNotFoundError naming ``ckpt_path`` when no file is there."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path: no checkpoint file at {path}")
+    return path
+
+
 def latest_checkpoint(runs_dir: str | Path) -> Path:
     """The newest ``last.ckpt`` under ``runs_dir`` (``<run>/checkpoints/last.ckpt``)."""
     runs_dir = Path(runs_dir)
@@ -49,9 +57,7 @@ def latest_checkpoint(runs_dir: str | Path) -> Path:
 
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
     """(model in eval mode, its vocabularies) from a Lightning checkpoint written by train.py."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path: no checkpoint file at {path}")
+    path = existing_checkpoint(path)
     try:
         # weights_only=True: a checkpoint is data, never code to run.
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
