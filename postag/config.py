@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from postag.model import ATTENTION_IMPLEMENTATIONS
 
@@ -42,6 +42,12 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "model.lr", lambda v: isinstance(v, (int, float)) and v > 0, "a positive number")
         _check(cfg, "model.max_len", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "model.char_n", lambda v: _is_int(v) and v >= 0, "0 (off) or a positive integer")
+        _check(
+            cfg,
+            "model.char_kernels",
+            lambda v: isinstance(v, (list, tuple, ListConfig)) and len(v) > 0 and all(_is_int(k) and k >= 1 for k in v),
+            "a non-empty list of positive integers (character window widths)",
+        )
         _check(cfg, "model.ff_dim", lambda v: v is None or (_is_int(v) and v >= 1), "null or a positive integer")
         _check(cfg, "model.warmup_steps", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
         _check(cfg, "model.attention", lambda v: v in ATTENTION_IMPLEMENTATIONS, " or ".join(ATTENTION_IMPLEMENTATIONS))

@@ -10,6 +10,7 @@ tokens and False on padding. Padded keys receive exactly zero attention weight.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -206,21 +207,43 @@ def init_small_embedding_(embedding: nn.Embedding, std: float = 0.02) -> None:
 
 
 class CharCNN(nn.Module):
-    """A word's vector from its characters: embeddings, a convolution, max over positions.
+    """A word's vector from its characters: embeddings, convolutions, max over positions.
 
     Lets the tagger see suffixes, capitals and digits of words it has never seen.
+    One convolution of ``hidden_n`` filters per width in ``kernel_sizes``: a window of
+    4 or 5 characters that overhangs the word's end sees a whole suffix ("tion", "ing")
+    together with the end of the word.
     """
 
-    def __init__(self, char_vocab_size: int, char_n: int, hidden_n: int, kernel_size: int = 3, pad_id: int = 0):
+    def __init__(
+        self,
+        char_vocab_size: int,
+        char_n: int,
+        hidden_n: int,
+        kernel_sizes: Sequence[int] = (3,),
+        pad_id: int = 0,
+    ):
         super().__init__()
+        kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        if not kernel_sizes or min(kernel_sizes) < 1:
+            raise ValueError(f"character kernel sizes must be a non-empty list of positive widths, got {kernel_sizes}")
+        self.kernel_sizes = kernel_sizes
         self.embedding = nn.Embedding(char_vocab_size, char_n, padding_idx=pad_id)
-        self.conv = nn.Conv1d(char_n, hidden_n, kernel_size, padding=kernel_size // 2)
+        self.convs = nn.ModuleList(nn.Conv1d(char_n, hidden_n, k) for k in kernel_sizes)
         # Starts as small as the word embeddings (std 0.02), so the character vector
         # does not drown a known word's own embedding at the start of training.
-        self.out = nn.Linear(hidden_n, hidden_n)
+        self.out = nn.Linear(hidden_n * len(kernel_sizes), hidden_n)
         nn.init.normal_(self.out.weight, std=0.02)
         nn.init.zeros_(self.out.bias)
         self.pad_id = pad_id
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before several widths existed name their one convolution "conv".
+        for name in ("weight", "bias"):
+            old = f"{prefix}conv.{name}"
+            if old in state_dict:
+                state_dict[f"{prefix}convs.0.{name}"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         # chars: (B, S, W) character ids; a padding token has no characters
@@ -230,10 +253,14 @@ class CharCNN(nn.Module):
         real = flat[:, 0] != self.pad_id  # (B*S,)
         words = flat[real]  # (N, W)
         x = self.embedding(words).transpose(1, 2)  # (N, C, W)
-        x = relu(self.conv(x))  # (N, H, W)
-        # After ReLU every value is >= 0, so zeroing padded positions keeps them out of the max.
-        x = x.masked_fill((words == self.pad_id)[:, None, :], 0.0)
-        vectors = self.out(x.amax(dim=-1))  # (N, H)
+        pad = (words == self.pad_id)[:, None, :]  # (N, 1, W)
+        pooled = []
+        for k, conv in zip(self.kernel_sizes, self.convs):
+            # Output i sees characters i - (k-1)//2 .. i + k//2, so every width gives W outputs.
+            y = relu(conv(F.pad(x, ((k - 1) // 2, k // 2))))  # (N, H, W)
+            # After ReLU every value is >= 0, so zeroing padded positions keeps them out of the max.
+            pooled.append(y.masked_fill(pad, 0.0).amax(dim=-1))  # (N, H)
+        vectors = self.out(torch.cat(pooled, dim=-1))  # (N, H)
         # A padding token gets the output bias, as it did when every position was convolved.
         out = self.out.bias.to(vectors.dtype).repeat(batch * seq, 1)  # bf16 under autocast
         out = out.index_put((real.nonzero(as_tuple=True)[0],), vectors)
@@ -248,13 +275,14 @@ class WordFeatures(nn.Module):
         hidden_n: int,
         char_vocab_size: int = 0,
         char_n: int = 0,
+        char_kernels: Sequence[int] = (3,),
         n_shapes: int = 0,
         suffix_vocab_size: int = 0,
         feature_dropout: float = 0.0,
     ):
         super().__init__()
         self.feature_dropout = feature_dropout
-        self.chars = CharCNN(char_vocab_size, char_n, hidden_n) if char_n > 0 else None
+        self.chars = CharCNN(char_vocab_size, char_n, hidden_n, char_kernels) if char_n > 0 else None
         self.shape = nn.Embedding(n_shapes, hidden_n, padding_idx=0) if n_shapes > 0 else None
         self.suffix = nn.Embedding(suffix_vocab_size, hidden_n, padding_idx=0) if suffix_vocab_size > 0 else None
         for embedding in (self.shape, self.suffix):

@@ -51,6 +51,7 @@ class TaggerModule(L.LightningModule):
         warmup_steps: int = 200,
         lr_schedule: str = "cosine",
         char_n: int = 0,
+        char_kernels: tuple[int, ...] = (3,),
         shape_features: bool = False,
         feature_dropout: float = 0.0,
         attention: str = "manual",
@@ -72,6 +73,7 @@ class TaggerModule(L.LightningModule):
             raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         tag_names = list(tag_names)
         betas = tuple(float(b) for b in betas)
+        char_kernels = tuple(int(k) for k in char_kernels)
         self.save_hyperparameters()
         self.tag_names = tag_names
         self.encoder = Transformer(
@@ -90,6 +92,7 @@ class TaggerModule(L.LightningModule):
             hidden_n,
             char_vocab_size=char_vocab_size,
             char_n=char_n,
+            char_kernels=char_kernels,
             n_shapes=N_SHAPES if shape_features else 0,
             suffix_vocab_size=suffix_vocab_size if shape_features else 0,
             feature_dropout=feature_dropout,

@@ -85,6 +85,11 @@ def test_model_pos_adds_positional_embeddings(tmp_path):
         ("model.hidden_n=256", lambda m: m.encoder.token_embedding.embedding_dim == 256),
         ("model.max_len=100", lambda m: m.encoder.max_len == 100),
         ("model.norm_first=false", lambda m: m.encoder.blocks[0].norm_first is False),
+        (
+            "model.char_kernels=[2,3,4,5]",
+            lambda m: m.word_features.chars is None and m.hparams.char_kernels == (2, 3, 4, 5),
+        ),
+        ("model=char", lambda m: [c.kernel_size for c in m.word_features.chars.convs] == [(3,)]),
     ],
 )
 def test_model_overrides_reach_the_encoder(tmp_path, override, check):

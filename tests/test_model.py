@@ -252,14 +252,47 @@ def test_gradients_reach_every_parameter(norm_first):
     assert torch.equal(model.token_embedding.weight.grad[0], torch.zeros(8))  # padding row untouched
 
 
-def test_char_cnn_ignores_character_padding():
+@pytest.mark.parametrize("kernel_sizes", [(3,), (2, 3, 4, 5)])
+def test_char_cnn_ignores_character_padding(kernel_sizes):
     from postag.model import CharCNN
 
-    cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8).eval()
+    cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8, kernel_sizes=kernel_sizes).eval()
     word = torch.tensor([[[3, 4, 5]]])  # (B=1, S=1, W=3)
     wider = torch.tensor([[[3, 4, 5, 0, 0, 0]]])  # same word padded to a longer batch word
     torch.testing.assert_close(cnn(word), cnn(wider))
     assert cnn(torch.randint(1, 20, (2, 4, 7))).shape == (2, 4, 8)
+
+
+def test_char_cnn_widths_match_an_explicit_window_computation():
+    from postag.model import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(char_vocab_size=20, char_n=4, hidden_n=5, kernel_sizes=(2, 3, 4)).eval()
+    word = [7, 3, 9, 12, 4]
+    emb = cnn.embedding(torch.tensor(word))  # (W, C)
+    pooled = []
+    for k, conv in zip((2, 3, 4), cnn.convs):
+        # window i covers characters i - (k-1)//2 .. i + k//2; outside the word is zero
+        padded = torch.cat([torch.zeros((k - 1) // 2, 4), emb, torch.zeros(k // 2, 4)])
+        windows = torch.stack([padded[i : i + k] for i in range(len(word))])  # (W, k, C)
+        scores = torch.einsum("wkc,hck->wh", windows, conv.weight) + conv.bias  # (W, H)
+        pooled.append(scores.clamp_min(0).amax(dim=0))
+    expected = cnn.out(torch.cat(pooled))
+    torch.testing.assert_close(cnn(torch.tensor([[word]]))[0, 0], expected)
+
+
+def test_char_cnn_loads_a_single_width_state_dict_with_the_old_names():
+    from postag.model import CharCNN
+
+    cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8)
+    old = {k.replace("convs.0.", "conv."): v for k, v in cnn.state_dict().items()}
+    assert "conv.weight" in old
+    fresh = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8)
+    fresh.load_state_dict(old)
+    chars = torch.randint(1, 20, (2, 3, 5))
+    torch.testing.assert_close(fresh(chars), cnn(chars))
+    with pytest.raises(ValueError, match="kernel sizes"):
+        CharCNN(char_vocab_size=20, char_n=6, hidden_n=8, kernel_sizes=())
 
 
 def test_word_features_sum_the_switched_on_parts_and_train():

@@ -51,6 +51,11 @@ def assert_no_results(run_dir):
             "expected hidden_n >= h",
         ),
         (["model.attention=flash"], "postag: error: model.attention='flash': expected manual or sdpa"),
+        (
+            ["model.char_kernels=[3,0]"],
+            "postag: error: model.char_kernels=[3, 0]: expected a non-empty list of positive integers "
+            "(character window widths)",
+        ),
     ],
 )
 def test_invalid_config_is_reported_before_any_data_is_read(overrides, message, tmp_path):
