@@ -327,21 +327,40 @@ class Vocabularies:
 
 
 class WordDropoutCollate:
-    """``collate`` that replaces each real training token by ``<unk>`` with probability ``p``.
+    """``collate`` that replaces real training tokens by ``<unk>`` (word dropout).
 
     Without it, ``<unk>`` never occurs in training (every training word is in the
     vocabulary), so the model has not learned what to do with unseen words.
+    Each token is replaced with probability ``p``; with ``rare_alpha`` > 0 and the
+    training ``counts`` of each word id, also with probability alpha / (alpha + count),
+    so that ``<unk>`` is learned mostly from rare words, which are what unseen words resemble.
     """
 
-    def __init__(self, p: float):
+    def __init__(self, p: float, rare_alpha: float = 0.0, counts: torch.Tensor | None = None):
+        if rare_alpha > 0 and counts is None:
+            raise ValueError("rare-word dropout needs the training count of every word id")
         self.p = p
+        # (V,) probability of replacing each word id; unused ids (count 0) are never seen here
+        self.rare_p = rare_alpha / (rare_alpha + counts.double().clamp_min(1)) if rare_alpha > 0 else None
 
     def __call__(self, examples: Sequence[Example]) -> Batch:
         batch = collate(examples)
-        if self.p > 0:
+        if self.rare_p is not None:
+            keep = (1.0 - self.p) * (1.0 - self.rare_p[batch.tokens])  # (B, S)
+            drop = (torch.rand(batch.tokens.shape, dtype=torch.double) >= keep) & batch.mask
+        elif self.p > 0:
             drop = (torch.rand(batch.tokens.shape) < self.p) & batch.mask
-            batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
+        else:
+            return batch
+        batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
         return batch
+
+
+def word_counts(examples: Sequence[Example], vocab_size: int) -> torch.Tensor:
+    """(V,) how often each word id occurs in ``examples``."""
+    if not examples:
+        return torch.zeros(vocab_size, dtype=torch.long)
+    return torch.bincount(torch.cat([_as_long(e.words) for e in examples]), minlength=vocab_size)
 
 
 def encode_sentences(sentences: Sequence[Sentence], vocab: Vocabularies, source: str) -> list[Example]:
@@ -449,6 +468,8 @@ class CoNLL2000DataModule(L.LightningDataModule):
         val_fraction: share of the training sentences held out for validation.
         min_freq: words seen fewer times in training map to ``<unk>``.
         unk_replace: probability of replacing a training token by ``<unk>`` (word dropout).
+        unk_rare_alpha: also replace a word seen ``c`` times in training with probability
+            alpha / (alpha + c) (0: off); rare words then teach ``<unk>`` the most.
         split_seed: seed of the train/validation split.
         num_workers: DataLoader worker processes.
         bucketing: batch sentences of similar length (see ``LengthBucketSampler``);
@@ -468,6 +489,7 @@ class CoNLL2000DataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         min_freq: int = 1,
         unk_replace: float = 0.0,
+        unk_rare_alpha: float = 0.0,
         split_seed: int = 1234,
         num_workers: int = 0,
         download: bool = True,
@@ -485,11 +507,14 @@ class CoNLL2000DataModule(L.LightningDataModule):
             raise ValueError(f"data.min_freq must be at least 1, got {min_freq}")
         if not 0.0 <= unk_replace < 1.0:
             raise ValueError(f"data.unk_replace must be in [0, 1), got {unk_replace}")
+        if unk_rare_alpha < 0:
+            raise ValueError(f"data.unk_rare_alpha must be 0 (off) or positive, got {unk_rare_alpha}")
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.batch_size = batch_size
         self.val_fraction = val_fraction
         self.min_freq = min_freq
         self.unk_replace = unk_replace
+        self.unk_rare_alpha = unk_rare_alpha
         self.split_seed = split_seed
         self.num_workers = num_workers
         self.download = download
@@ -580,7 +605,9 @@ class CoNLL2000DataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True, collate_fn=WordDropoutCollate(self.unk_replace))
+        counts = word_counts(self.train_set, len(self.vocab.words)) if self.unk_rare_alpha > 0 else None
+        dropout = WordDropoutCollate(self.unk_replace, self.unk_rare_alpha, counts)
+        return self._loader(self.train_set, shuffle=True, collate_fn=dropout)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, shuffle=False)

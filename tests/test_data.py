@@ -19,6 +19,7 @@ from postag.data import (
     Vocabularies,
     Vocabulary,
     WordDropoutCollate,
+    word_counts,
     clip_word,
     collate,
     read_conll,
@@ -167,6 +168,31 @@ def test_word_dropout_touches_only_real_tokens():
     assert torch.equal(WordDropoutCollate(0.0)(examples).tokens, collate(examples).tokens)
 
 
+def test_rare_word_dropout_follows_alpha_over_alpha_plus_count():
+    torch.manual_seed(0)
+    # word 2 seen once, word 3 seen 99 times in training: alpha=1 gives 1/2 and 1/100
+    counts = torch.tensor([0, 0, 1, 99])
+    collate_fn = WordDropoutCollate(0.0, rare_alpha=1.0, counts=counts)
+    examples = [example([2] * 200 + [3] * 200, [0] * 400) for _ in range(50)]
+    batch = collate_fn(examples)
+    rare_share = (batch.tokens[:, :200] == UNK_ID).float().mean().item()
+    frequent_share = (batch.tokens[:, 200:] == UNK_ID).float().mean().item()
+    assert abs(rare_share - 0.5) < 0.02
+    assert abs(frequent_share - 0.01) < 0.005
+    # with the uniform rate too, a token survives both: (1 - 0.2) * (1 - 1/2) = 0.4
+    both = WordDropoutCollate(0.2, rare_alpha=1.0, counts=counts)(examples)
+    assert abs((both.tokens[:, :200] == UNK_ID).float().mean().item() - 0.6) < 0.02
+    padded = WordDropoutCollate(0.0, rare_alpha=100.0, counts=counts)([example([2, 2, 2], [0] * 3), example([2], [0])])
+    assert (padded.tokens[1, 1:] == PAD_ID).all()
+    with pytest.raises(ValueError, match="count"):
+        WordDropoutCollate(0.0, rare_alpha=1.0)
+
+
+def test_word_counts_counts_training_ids():
+    counts = word_counts([example([2, 3, 3], [0] * 3), example([3, 5], [0, 0])], vocab_size=7)
+    assert counts.tolist() == [0, 0, 1, 3, 0, 1, 0]
+
+
 @pytest.mark.parametrize(
     "word, capitalisation, digit, hyphen",
     [
@@ -229,6 +255,7 @@ def test_state_dict_carries_vocabularies(fixture_datamodule):
         ({"val_fraction": 1.0}, "data.val_fraction"),
         ({"min_freq": 0}, "data.min_freq"),
         ({"unk_replace": 1.0}, "data.unk_replace"),
+        ({"unk_rare_alpha": -1.0}, "data.unk_rare_alpha"),
     ],
 )
 def test_invalid_datamodule_arguments(kwargs, message):
