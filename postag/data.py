@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 import lightning as L
 import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, DistributedSampler
 
 PAD = "<pad>"
@@ -236,11 +238,12 @@ def _as_long(values) -> torch.Tensor:
     return values if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.long)
 
 
-def _char_matrix(chars) -> torch.Tensor:
-    """(S, W) from a tensor, or from a list of per-word id lists padded with PAD_ID."""
+def _char_matrix(chars, width: int = 0) -> torch.Tensor:
+    """(S, W) from a tensor, or from a list of per-word id lists padded with PAD_ID to at
+    least ``width`` columns (encoded sentences all get MAX_WORD_CHARS, so batching needs no re-padding)."""
     if isinstance(chars, torch.Tensor):
         return chars
-    width = max((len(c) for c in chars), default=0)
+    width = max(width, max((len(c) for c in chars), default=0))
     return torch.tensor([list(c) + [PAD_ID] * (width - len(c)) for c in chars], dtype=torch.long).view(len(chars), width)
 
 
@@ -262,17 +265,20 @@ def collate(examples: Sequence[Example]) -> Batch:
     lengths = torch.tensor([len(e.words) for e in examples])
     longest = int(lengths.max())
     char_rows = [_char_matrix(e.chars) for e in examples]
-    widest = max(1, max(c.size(1) for c in char_rows))
-    chars = torch.full((len(examples), longest, widest), PAD_ID, dtype=torch.long)
-    for row, matrix in enumerate(char_rows):
-        chars[row, : matrix.size(0), : matrix.size(1)] = matrix
+    width = max(1, max(c.size(1) for c in char_rows))
+    # Rows of one width stack in one call; hand-made examples of other widths are padded first.
+    char_rows = [c if c.size(1) == width else F.pad(c, (0, width - c.size(1)), value=PAD_ID) for c in char_rows]
+    chars = pad_sequence(char_rows, batch_first=True, padding_value=PAD_ID)  # (B, S, width)
+    # Down to the longest word in the batch: the convolutions need not run over empty columns.
+    columns = (chars != PAD_ID).flatten(0, 1).any(dim=0)  # (width,) True where some word has a character
+    widest = int(columns.nonzero().max()) + 1 if bool(columns.any()) else 1
+    chars = chars[:, :, :widest]
 
     def padded(field: str, fill: int) -> torch.Tensor:
-        out = torch.full((len(examples), longest), fill, dtype=torch.long)
-        for row, example in enumerate(examples):
-            values = _as_long(getattr(example, field))
-            out[row, : len(values)] = values
-        return out
+        rows = [_as_long(getattr(example, field)) for example in examples]
+        out = pad_sequence(rows, batch_first=True, padding_value=fill)  # (B, longest of these rows)
+        # Unlabelled sentences have empty tag rows: pad them out to the sentence length too.
+        return out if out.size(1) == longest else F.pad(out, (0, longest - out.size(1)), value=fill)
 
     return Batch(
         tokens=padded("words", PAD_ID),
@@ -320,7 +326,7 @@ class Vocabularies:
         return Example(
             words=_as_long(self.words.encode(words)),
             tags=_as_long(self.tags.encode(tags) if tags is not None else []),
-            chars=_char_matrix([self.chars.encode(clip_word(w)) for w in words]),
+            chars=_char_matrix([self.chars.encode(clip_word(w)) for w in words], MAX_WORD_CHARS),
             shapes=_as_long([word_shape(w) for w in words]),
             suffixes=_as_long(self.suffixes.encode([suffix(w) for w in words])),
         )

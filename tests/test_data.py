@@ -9,6 +9,7 @@ import torch
 
 from postag.data import (
     IGNORE_INDEX,
+    MAX_WORD_CHARS,
     PAD_ID,
     UNK_ID,
     N_SHAPES,
@@ -150,6 +151,21 @@ def test_collate_pads_and_masks():
     assert batch.suffixes.tolist() == [[2, 2, 2], [2, PAD_ID, PAD_ID]]
 
 
+def test_collate_pads_mixed_char_widths_and_unlabelled_sentences():
+    wide = Example(
+        words=torch.tensor([5, 6]), tags=torch.tensor([], dtype=torch.long),
+        chars=torch.tensor([[3] * 4 + [PAD_ID] * 16, [4] + [PAD_ID] * 19]),
+        shapes=torch.tensor([1, 1]), suffixes=torch.tensor([2, 2]),
+    )
+    narrow = example([7], [], chars=[[9, 9]])  # hand-made: characters padded only to its own width
+    batch = collate([wide, narrow])
+    assert batch.chars.shape == (2, 2, 4)
+    assert batch.chars[0].tolist() == [[3, 3, 3, 3], [4, 0, 0, 0]]
+    assert batch.chars[1].tolist() == [[9, 9, 0, 0], [0, 0, 0, 0]]  # then the padding token
+    assert batch.labels.tolist() == [[IGNORE_INDEX] * 2] * 2
+    assert batch.tokens.tolist() == [[5, 6], [7, PAD_ID]]
+
+
 def test_mask_comes_from_lengths_not_token_ids():
     # A real token whose id happens to equal the padding id stays a real token.
     batch = collate([example([PAD_ID, 3], [0, 1])])
@@ -226,7 +242,9 @@ def test_unseen_word_keeps_its_characters_suffix_and_shape():
     assert encoded.words.tolist() == [UNK_ID, UNK_ID]
     assert encoded.suffixes[0] == vocab.suffixes.stoi["ked"]
     assert encoded.chars[0, 1:6].tolist() == vocab.chars.encode("alked")
-    assert encoded.chars.shape == (2, 6)  # padded to the sentence's longest word
+    assert encoded.chars.shape == (2, MAX_WORD_CHARS)  # one width for all, so batches stack in one call
+    assert (encoded.chars[:, 6:] == PAD_ID).all()
+    assert collate([encoded]).chars.shape == (1, 2, 6)  # the batch keeps only the longest word's columns
     assert encoded.shapes.tolist() == [word_shape("walked"), word_shape("Paris")]
 
 
