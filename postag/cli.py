@@ -45,7 +45,9 @@ def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str) -> 
 def tag_command(args: argparse.Namespace) -> int:
     from postag.tagger import Tagger
 
-    tagger = Tagger.load(args.ckpt, device=args.device, batch_size=args.batch_size, bf16=args.bf16)
+    tagger = Tagger.load(
+        args.ckpt, device=args.device, batch_size=args.batch_size, bf16=args.bf16, max_tokens=args.max_tokens or None
+    )
     if args.file is None or args.file == "-":
         source, handle = "<stdin>", sys.stdin.buffer
     else:
@@ -91,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--tokenize", action="store_true", help="plain text: split punctuation and clitics off words")
     tag.add_argument("--format", choices=("tsv", "inline"), default="tsv", help="word<TAB>tag lines, or word/TAG")
     tag.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    tag.add_argument("--batch-size", type=int, default=256, help="sentences per batch")
+    tag.add_argument("--batch-size", type=int, default=256, help="at most this many sentences a batch")
+    tag.add_argument(
+        "--max-tokens", type=int, default=2048, help="at most this many token slots a batch (0: no limit)"
+    )
     tag.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on CPUs with bf16 support")
     tag.set_defaults(run=tag_command)
     sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")

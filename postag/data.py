@@ -387,7 +387,10 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
     ``pool_batches`` batches, sort each pool by length, cut the pools into batches
     and shuffle the order of the batches. The order depends only on ``seed`` and the
     epoch (Lightning calls ``set_epoch``), so a seeded run and a resumed run see the same batches.
-    shuffle=False (evaluation, tagging): sentences sorted by length, longest first.
+    shuffle=False (evaluation, tagging): sentences sorted by length, longest first; with
+    ``max_tokens``, a batch also stops before its token slots (sentences x the longest)
+    pass ``max_tokens``, so the few long sentences come in small batches and the many
+    short ones in large batches, with little padding in either.
 
     With ``num_replicas`` > 1 (several processes), in training each rank takes every
     ``num_replicas``-th batch, the first batches repeated so that every rank steps the
@@ -404,9 +407,12 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
         pool_batches: int = 50,
         num_replicas: int = 1,
         rank: int = 0,
+        max_tokens: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
         self.lengths = list(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -414,6 +420,7 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
         self.pool_batches = pool_batches
         self.num_replicas = num_replicas
         self.rank = rank
+        self.max_tokens = max_tokens
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -425,7 +432,15 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
             # Several processes: every num_replicas-th sentence, so shares are exact (no
             # sentence counted twice) and differ by at most one sentence.
             order = order[self.rank :: self.num_replicas]
-            return [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+            batches, start = [], 0
+            while start < len(order):
+                size = self.batch_size
+                if self.max_tokens is not None:
+                    # Longest first, so the batch's first sentence sets its padded length.
+                    size = max(1, min(size, self.max_tokens // max(1, self.lengths[order[start]])))
+                batches.append(order[start : start + size])
+                start += size
+            return batches
         rng = random.Random(self.seed * 100_003 + self.epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)

@@ -15,6 +15,7 @@ from postag.data import (
     N_SHAPES,
     CoNLL2000DataModule,
     CorpusFormatError,
+    LengthBucketSampler,
     Example,
     UnknownTagError,
     Vocabularies,
@@ -164,6 +165,17 @@ def test_collate_pads_mixed_char_widths_and_unlabelled_sentences():
     assert batch.chars[1].tolist() == [[9, 9, 0, 0], [0, 0, 0, 0]]  # then the padding token
     assert batch.labels.tolist() == [[IGNORE_INDEX] * 2] * 2
     assert batch.tokens.tolist() == [[5, 6], [7, PAD_ID]]
+
+
+def test_evaluation_batches_respect_a_token_budget():
+    lengths = [50, 3, 40, 4, 5, 30, 2, 6, 120]
+    batches = list(LengthBucketSampler(lengths, batch_size=4, shuffle=False, max_tokens=100))
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert [[lengths[i] for i in b] for b in batches] == [[120], [50, 40], [30, 6, 5], [4, 3, 2]]
+    # a sentence longer than the budget still gets a batch of its own; no budget: batch_size only
+    assert [len(b) for b in LengthBucketSampler(lengths, 4, shuffle=False)] == [4, 4, 1]
+    with pytest.raises(ValueError, match="max_tokens"):
+        LengthBucketSampler(lengths, 4, shuffle=False, max_tokens=0)
 
 
 def test_mask_comes_from_lengths_not_token_ids():

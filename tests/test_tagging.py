@@ -43,6 +43,8 @@ def test_tagger_gives_the_models_argmax_in_input_order(checkpoint):
         assert sentence_tags == [tagger.vocab.tags.itos[i] for i in logits[0].argmax(-1).tolist()]
         assert tagger.tag(words) == sentence_tags
     assert set(sum(tags, [])) <= set(tagger.vocab.tags.itos)
+    # a token budget that puts sentences one or two to a batch changes batches, not tags
+    assert Tagger.load(checkpoint, device="cpu", max_tokens=5).tag_sentences(SENTENCES) == tags
 
 
 def test_bf16_tagging_gives_valid_tags_in_input_order(checkpoint):
