@@ -27,15 +27,16 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
     row_max = x.amax(dim=-1, keepdim=True)
     # A row of only -inf has max -inf; shifting by it would give NaN (-inf - -inf).
     # Clamped to the lowest finite value instead, such a row becomes exp(-inf) = 0 everywhere.
-    exp = torch.exp(x - row_max.clamp_min(torch.finfo(x.dtype).min))
+    # exp_ in place on the fresh difference: autograd keeps the exp, not the difference.
+    exp = (x - row_max.clamp_min(torch.finfo(x.dtype).min)).exp_()
     total = exp.sum(dim=-1, keepdim=True)
     # 0 / tiny = 0 for an all -inf row; any real row has total >= 1 (its maximum gives exp(0)).
     return exp / total.clamp_min(torch.finfo(x.dtype).tiny)
 
 
-def relu(x: torch.Tensor) -> torch.Tensor:
-    """max(x, 0), element-wise."""
-    return x.clamp_min(0.0)
+def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """max(x, 0), element-wise; ``inplace`` overwrites x (for a fresh tensor nothing else reads)."""
+    return x.clamp_min_(0.0) if inplace else x.clamp_min(0.0)
 
 
 def scaled_dot_product_attention(
@@ -46,11 +47,12 @@ def scaled_dot_product_attention(
     q, k, v: (..., S, D). key_mask: broadcastable to (..., S_q, S_k), True where a
     key may be attended to. Returns (output (..., S, D), weights (..., S, S)).
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., S, S)
+    # Scaled and masked in place: the product is a fresh tensor and autograd keeps q and k, not it.
+    scores = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.size(-1)))  # (..., S, S)
     if key_mask is not None:
         # -inf (not a large negative constant) so half precision cannot overflow
         # and masked keys get exactly zero weight.
-        scores = scores.masked_fill(~key_mask, float("-inf"))
+        scores = scores.masked_fill_(~key_mask, float("-inf"))
     weights = softmax(scores)
     return weights @ v, weights
 
@@ -144,7 +146,7 @@ class LayerNorm(nn.Module):
         dims = tuple(range(-len(self.norm_shape), 0))
         centred = x - x.mean(dim=dims, keepdim=True)
         var = centred.square().mean(dim=dims, keepdim=True)  # biased, as in the paper and torch
-        return centred * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        return torch.addcmul(self.bias, centred * torch.rsqrt(var + self.eps), self.weight)  # bias + normed * gain
 
 
 class FeedForward(nn.Module):
@@ -156,7 +158,7 @@ class FeedForward(nn.Module):
         self.down = nn.Linear(ff_dim, hidden_n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down(relu(self.up(x)))  # (B, S, H)
+        return self.down(relu(self.up(x), inplace=True))  # (B, S, H); up(x) is not kept by autograd
 
 
 class TransformerBlock(nn.Module):

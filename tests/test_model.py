@@ -54,6 +54,14 @@ def test_relu_matches_torch():
     torch.testing.assert_close(relu(x), torch.relu(x))
 
 
+def test_relu_in_place_matches_torch_and_overwrites_its_input():
+    x = torch.randn(4, 9)
+    expected = torch.relu(x)
+    out = relu(x, inplace=True)
+    torch.testing.assert_close(out, expected)
+    assert out.data_ptr() == x.data_ptr() and torch.equal(x, expected)
+
+
 def test_relu_gradient_matches_torch():
     x = torch.randn(50, requires_grad=True)
     relu(x).sum().backward()
@@ -194,6 +202,37 @@ def test_transformer_block_matches_torch_encoder_layer(norm_first):
     actual = block(x, mask)
     # torch's fast path may leave padded positions as zeros: compare real tokens
     torch.testing.assert_close(actual[mask], expected[mask], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_transformer_block_gradients_match_torch_encoder_layer(norm_first):
+    # The block computes some steps in place (scaling, masking, exp, ReLU): autograd must
+    # still give torch's gradients, for the input and for every weight.
+    torch.manual_seed(0)
+    block = TransformerBlock(hidden_n=16, h=4, ff_dim=32, dropout=0.0, norm_first=norm_first).train()
+    reference = nn.TransformerEncoderLayer(
+        16, 4, dim_feedforward=32, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first
+    ).train()
+    _copy_into_torch_mha(block.attention, reference.self_attn)
+    with torch.no_grad():
+        reference.linear1.load_state_dict(block.feed_forward.up.state_dict())
+        reference.linear2.load_state_dict(block.feed_forward.down.state_dict())
+        reference.norm1.load_state_dict(block.norm_attention.state_dict())
+        reference.norm2.load_state_dict(block.norm_feed_forward.state_dict())
+    x = torch.randn(2, 6, 16)
+    mask = padding_mask([6, 3], 6)
+    weights = torch.linspace(-1, 1, 2 * 6 * 16).view(2, 6, 16) * mask[..., None]  # real tokens only
+    grads = []
+    for forward in (lambda t: block(t, mask), lambda t: reference(t, src_key_padding_mask=~mask)):
+        inputs = x.clone().requires_grad_(True)
+        (forward(inputs) * weights).sum().backward()
+        grads.append(inputs.grad)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(block.feed_forward.up.weight.grad, reference.linear1.weight.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(block.norm_attention.weight.grad, reference.norm1.weight.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(
+        block.attention.qkv.weight.grad, reference.self_attn.in_proj_weight.grad, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_transformer_block_default_feed_forward_is_four_times_hidden():
