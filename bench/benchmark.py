@@ -182,7 +182,7 @@ def measure(job: dict, queue: mp.Queue) -> None:
 
         def tag(ids):
             tokens, _, mask = to_device(collate([test[i] for i in ids]))
-            with torch.no_grad(), autocast:
+            with torch.inference_mode(), autocast:  # as postag's Tagger does
                 best = model(tokens, mask).argmax(-1).cpu()
             for row_id, i in enumerate(ids):  # back to input order
                 predictions[i] = best[row_id, : lengths[i]]

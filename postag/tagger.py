@@ -81,7 +81,7 @@ class Tagger:
         """Tags of one tokenised sentence."""
         return self.tag_sentences([words])[0]
 
-    @torch.no_grad()
+    @torch.inference_mode()  # no autograd bookkeeping at all: the outputs are only read
     def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of many sentences, in their order; batched by length, so little work goes to padding.
 
