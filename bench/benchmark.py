@@ -1,6 +1,7 @@
 """Side-by-side speed and memory: postag's encoder against torch's nn.TransformerEncoder.
 
-    python bench/benchmark.py [--device cuda] [--train-batches 120] [--write docs/benchmarks.md]
+    python bench/benchmark.py [--device cuda] [--train-batches 120] [--rounds 3] [--bf16] [--compile]
+                              [--write docs/benchmarks.md]
 
 Every measurement runs in a fresh child process (so peak memory is its own) on the
 same sentences: the CoNLL-2000 training and test splits from $POSTAG_DATA_DIR, or,
@@ -8,7 +9,8 @@ without them, synthetic sentences whose lengths follow a log-normal fitted to
 CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens.
 
 Training: forward, masked cross-entropy, backward, gradient clipping and an AdamW
-step, including batch collation. Tagging: forward and argmax with no gradient.
+step, including batch collation. Tagging: forward and argmax under inference_mode,
+in the batches postag's Tagger makes (at most 256 sentences and 2,048 token slots).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import statistics
 import sys
 import time
 import warnings
+from queue import Empty
 from pathlib import Path
 
 import torch
@@ -137,6 +140,9 @@ def measure(job: dict, queue: mp.Queue) -> None:
     else:
         model = PostagTagger(**sizes, attention=job["attention"])
     model.to(device)
+    if job["compile"]:
+        # Shapes change from batch to batch: compile for dynamic shapes once, not once a shape.
+        model.encoder.compile(dynamic=True)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=job["bf16"])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -166,7 +172,8 @@ def measure(job: dict, queue: mp.Queue) -> None:
             optimizer.step()
             return int(mask.sum())
 
-        for ids in all_batches[-5:]:  # warm-up on batches not timed
+        # Warm-up on batches not timed; a compiled model first sees every timed batch shape too.
+        for ids in all_batches[-5:] + (batches if job["compile"] else []):
             step(ids)
         sync()
         started = time.perf_counter()
@@ -188,7 +195,7 @@ def measure(job: dict, queue: mp.Queue) -> None:
                 predictions[i] = best[row_id, : lengths[i]]
             return int(mask.sum())
 
-        for ids in batches[:2]:
+        for ids in batches if job["compile"] else batches[:2]:  # warm-up (and compilation)
             tag(ids)
         # One pass over the test split takes about a second: the median of several passes
         # is far steadier on a shared machine than any one of them.
@@ -215,7 +222,13 @@ def run_job(job: dict) -> dict:
     queue = ctx.Queue()
     process = ctx.Process(target=measure, args=(job, queue))
     process.start()
-    row = queue.get()
+    while True:
+        try:
+            row = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"{job['name']} ({job['mode']}): the measuring process died (exit {process.exitcode})")
     process.join()
     return row
 
@@ -231,6 +244,11 @@ JOBS = [
     ("postag sdpa attention, bucketed batches", "postag", 4, "sdpa", "bucketed"),
     ("model=pos (3 heads, manual), bucketed batches", "postag", 3, "manual", "bucketed"),
 ]
+# With --compile: torch.compile(dynamic=True) of postag's encoder; compilation is not timed.
+COMPILED_JOBS = [
+    ("postag manual attention, compiled, bucketed batches", "postag", 4, "manual", "bucketed"),
+    ("model=pos (3 heads, manual), compiled, bucketed batches", "postag", 3, "manual", "bucketed"),
+]
 
 
 def label(row: dict) -> str:
@@ -245,22 +263,48 @@ def main() -> None:
     parser.add_argument("--train-batches", type=int, default=120, help="timed training batches of 32 sentences")
     parser.add_argument("--tag-passes", type=int, default=5, help="timed passes over the test split (median)")
     parser.add_argument("--bf16", action="store_true", help="also measure bf16 autocast")
+    parser.add_argument("--compile", action="store_true", help="also measure postag's encoder under torch.compile")
+    parser.add_argument("--rounds", type=int, default=1, help="run every configuration this many times (median)")
     parser.add_argument("--write", type=Path, help="append the table to this Markdown file")
     args = parser.parse_args()
 
     _, _, source = load_sentences()
-    rows = []
     precisions = [False, True] if args.bf16 else [False]
+    specs = [(spec, False) for spec in JOBS] + ([(spec, True) for spec in COMPILED_JOBS] if args.compile else [])
+    jobs = []
     for mode in ("train", "tag"):
         for bf16 in precisions:
-            for name, encoder, h, attention, batching in JOBS:
-                job = dict(
-                    name=name, encoder=encoder, h=h, attention=attention, batching=batching, mode=mode,
-                    device=args.device, bf16=bf16, train_batches=args.train_batches, tag_passes=args.tag_passes,
+            for (name, encoder, h, attention, batching), compiled in specs:
+                if bf16 and encoder == "torch-defaults":
+                    continue  # torch's nested-tensor fast path fails under bf16 autocast (Float vs BFloat16)
+                jobs.append(
+                    dict(
+                        name=name, encoder=encoder, h=h, attention=attention, batching=batching, mode=mode,
+                        device=args.device, bf16=bf16, compile=compiled, train_batches=args.train_batches,
+                        tag_passes=args.tag_passes,
+                    )
                 )
-                row = run_job(job)
-                rows.append(row)
-                print(f"{mode:5s} {'bf16' if bf16 else 'fp32'} {label(row):48s} {row['tokens_per_s']:9.0f} tok/s", flush=True)
+    # Rounds run every configuration once each, in turn, so that a slow spell of a shared
+    # machine falls on all of them alike; each row is the median over the rounds.
+    results: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
+    for round_number in range(1, args.rounds + 1):
+        for i, job in enumerate(jobs):
+            row = run_job(job)
+            results[i].append(row)
+            precision = "bf16" if job["bf16"] else "fp32"
+            print(
+                f"round {round_number} {job['mode']:5s} {precision} {label(row):56s} {row['tokens_per_s']:9.0f} tok/s",
+                flush=True,
+            )
+    rows = []
+    for i, job in enumerate(jobs):
+        rows.append(
+            {
+                **results[i][0],
+                "tokens_per_s": statistics.median(r["tokens_per_s"] for r in results[i]),
+                "peak_mib": statistics.median(r["peak_mib"] for r in results[i]),
+            }
+        )
 
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {platform.processor() or platform.machine()}"
@@ -268,18 +312,23 @@ def main() -> None:
         f" device {args.device}, data: {source}.",
         f"Command: `python bench/benchmark.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
-        "| stage | precision | configuration | padding | real tokens/s | vs reference | peak memory (MiB) |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| stage | precision | configuration | padding | real tokens/s | vs reference | vs torch encoder, same batches "
+        "| peak memory (MiB) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for mode in ("train", "tag"):
         for bf16 in precisions:
             group = [r for r in rows if r["mode"] == mode and r["bf16"] == bf16]
             reference = group[0]["tokens_per_s"]
+            torch_rates = {r["batching"]: r["tokens_per_s"] for r in group if r["encoder"] == "torch"}
             for r in group:
+                same_batches = (
+                    f"{r['tokens_per_s'] / torch_rates[r['batching']]:.2f}x" if r["encoder"] == "postag" else ""
+                )
                 lines.append(
                     f"| {'training' if mode == 'train' else 'tagging'} | {'bf16' if bf16 else 'fp32'} | {label(r)} "
                     f"| {r['padding']:.1%} | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / reference:.2f}x "
-                    f"| {r['peak_mib']:.0f} ({r['memory_kind']}) |"
+                    f"| {same_batches} | {r['peak_mib']:.0f} ({r['memory_kind']}) |"
                 )
     table = "\n".join(lines) + "\n"
     print()

@@ -46,7 +46,12 @@ def tag_command(args: argparse.Namespace) -> int:
     from postag.tagger import Tagger
 
     tagger = Tagger.load(
-        args.ckpt, device=args.device, batch_size=args.batch_size, bf16=args.bf16, max_tokens=args.max_tokens or None
+        args.ckpt,
+        device=args.device,
+        batch_size=args.batch_size,
+        bf16=args.bf16,
+        max_tokens=args.max_tokens or None,
+        compile=args.compile,
     )
     if args.file is None or args.file == "-":
         source, handle = "<stdin>", sys.stdin.buffer
@@ -98,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-tokens", type=int, default=2048, help="at most this many token slots a batch (0: no limit)"
     )
     tag.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on CPUs with bf16 support")
+    tag.add_argument(
+        "--compile", action="store_true", help="torch.compile the encoder: faster on large inputs, slow to start"
+    )
     tag.set_defaults(run=tag_command)
     sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")
     sweep.add_argument("sweep_dir")

@@ -44,6 +44,7 @@ class Tagger:
         batch_size: int = 256,
         bf16: bool = False,
         max_tokens: int | None = 2048,
+        compile: bool = False,
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
@@ -55,6 +56,11 @@ class Tagger:
         self.max_tokens = max_tokens
         # bf16 autocast: about twice the speed on CPUs with bf16 instructions (docs/benchmarks.md)
         self.bf16 = bf16
+        if compile:
+            # Fused kernels for the hand-built layers; the first batches wait for compilation
+            # (tens of seconds), so it pays off on large inputs only. Dynamic shapes: every batch
+            # has its own size and length.
+            self.model.encoder.compile(dynamic=True)
 
     @classmethod
     def load(
@@ -64,12 +70,15 @@ class Tagger:
         batch_size: int = 256,
         bf16: bool = False,
         max_tokens: int | None = 2048,
+        compile: bool = False,
     ) -> Tagger:
         """From a checkpoint written by train.py; device defaults to CUDA when available."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model, vocab = load_tagger(path, map_location="cpu")
-        return cls(model, vocab, device=device, batch_size=batch_size, bf16=bf16, max_tokens=max_tokens)
+        return cls(
+            model, vocab, device=device, batch_size=batch_size, bf16=bf16, max_tokens=max_tokens, compile=compile
+        )
 
     @property
     def max_len(self) -> int | None:

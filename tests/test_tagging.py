@@ -53,6 +53,12 @@ def test_bf16_tagging_gives_valid_tags_in_input_order(checkpoint):
     assert set(sum(tags, [])) <= set(Tagger.load(checkpoint, device="cpu").vocab.tags.itos)
 
 
+def test_compiled_tagger_gives_the_same_tags(checkpoint):
+    eager = Tagger.load(checkpoint, device="cpu", batch_size=2).tag_sentences(SENTENCES)
+    compiled = Tagger.load(checkpoint, device="cpu", batch_size=2, compile=True)
+    assert compiled.tag_sentences(SENTENCES) == eager
+
+
 def test_tagger_rejects_too_long_sentences_and_plain_strings(checkpoint):
     tagger = Tagger.load(checkpoint, device="cpu")
     assert tagger.max_len == 256  # model=pos has positions
