@@ -21,7 +21,7 @@ import benchmark  # noqa: E402
 def test_one_benchmark_configuration_gives_a_row(encoder, attention, batching, mode):
     job = dict(
         name="test", encoder=encoder, h=4, attention=attention, batching=batching, mode=mode,
-        device="cpu", bf16=False, compile=False, train_batches=2, tag_passes=1,
+        device="cpu", bf16=False, compile=False, fused_optimizer=True, train_batches=2, tag_passes=1,
     )
     rows = queue.Queue()
     benchmark.measure(job, rows)

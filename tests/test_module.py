@@ -91,6 +91,7 @@ def test_optimizer_settings_and_warmup_then_cosine_decay():
     assert decay_group["weight_decay"] == 0.1 and no_decay_group["weight_decay"] == 0.0
     assert all(p.dim() >= 2 for p in decay_group["params"]) and all(p.dim() < 2 for p in no_decay_group["params"])
     assert decay_group["betas"] == (0.9, 0.98) and decay_group["eps"] == 1e-8
+    assert decay_group["fused"] is True  # one kernel for the update on the CPU
     lrs = []
     for _ in range(100):
         lrs.append(optimizer.param_groups[0]["lr"])
@@ -99,6 +100,13 @@ def test_optimizer_settings_and_warmup_then_cosine_decay():
     assert lrs[0] == pytest.approx(0.001)  # 1/10 of the peak on the first step
     assert max(lrs) == pytest.approx(0.01) and lrs.index(max(lrs)) == 9
     assert lrs[-1] < 0.0001  # decayed to almost nothing by the last step
+
+
+def test_no_fused_optimizer_under_16_mixed_precision():
+    module = small_module()
+    module._trainer = _FakeTrainer()
+    module._trainer.precision = "16-mixed"  # Lightning's scaler will not clip a fused optimizer's gradients
+    assert not module.configure_optimizers()["optimizer"].param_groups[0]["fused"]
 
 
 def _tiny_batch():
