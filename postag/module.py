@@ -224,10 +224,10 @@ class TaggerModule(L.LightningModule):
         no_decay = [p for p in self.parameters() if p.dim() < 2]
         # The fused update is one kernel for all parameters where the default makes a dozen passes
         # over every state tensor: the step took 19% of a model=pos training step, fused 5%
-        # (docs/benchmarks.md). Not with 16-mixed, whose gradient scaler Lightning will not
-        # combine with gradient clipping for a fused optimizer.
-        precision = getattr(self._trainer, "precision", None)
-        fused = all(p.device.type in ("cpu", "cuda") for p in self.parameters()) and precision != "16-mixed"
+        # (docs/benchmarks.md). Not with 16-mixed or bf16-mixed: Lightning's mixed-precision
+        # plugin refuses to clip the gradients of a fused optimizer.
+        precision = str(getattr(self._trainer, "precision", None))
+        fused = all(p.device.type in ("cpu", "cuda") for p in self.parameters()) and not precision.endswith("-mixed")
         optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=hp.lr,

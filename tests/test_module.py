@@ -102,10 +102,11 @@ def test_optimizer_settings_and_warmup_then_cosine_decay():
     assert lrs[-1] < 0.0001  # decayed to almost nothing by the last step
 
 
-def test_no_fused_optimizer_under_16_mixed_precision():
+@pytest.mark.parametrize("precision", ["16-mixed", "bf16-mixed"])
+def test_no_fused_optimizer_under_mixed_precision(precision):
     module = small_module()
     module._trainer = _FakeTrainer()
-    module._trainer.precision = "16-mixed"  # Lightning's scaler will not clip a fused optimizer's gradients
+    module._trainer.precision = precision  # Lightning will not clip a fused optimizer's gradients there
     assert not module.configure_optimizers()["optimizer"].param_groups[0]["fused"]
 
 
