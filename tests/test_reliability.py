@@ -236,6 +236,9 @@ def test_interrupted_run_resumes_to_the_same_result(sig, uninterrupted, larger_c
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={out}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell that starts pytest in the background hands it SIGINT ignored, and an ignored
+        # signal stays ignored across exec: give the run Ctrl-C back, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     last = out / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 240
