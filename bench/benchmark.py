@@ -46,6 +46,7 @@ from postag.data import (  # noqa: E402
     read_conll,
 )
 from postag.model import Transformer  # noqa: E402
+from postag.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402  (the batches postag's Tagger makes)
 
 TAGS = "NN IN NNP DT JJ NNS , . CD VBD RB VB CC TO VBZ VBN PRP VBG VBP MD POS PRP$ $ `` '' : WDT JJR NNPS RP WP WRB JJS RBR ) ( EX RBS PDT FW WP$ # UH SYM".split()
 
@@ -109,8 +110,6 @@ class PostagTagger(nn.Module):
         return self.head(self.encoder(tokens, mask))
 
 
-# What postag's Tagger uses: at most 256 sentences and 2,048 token slots a batch.
-TAG_BATCH_SIZE, TAG_MAX_TOKENS = 256, 2048
 
 
 def batches_of(
@@ -182,7 +181,7 @@ def measure(job: dict, queue: mp.Queue) -> None:
         row["tokens_per_s"] = tokens / (time.perf_counter() - started)
     else:
         lengths = [len(e.words) for e in test]
-        batches = batches_of(lengths, TAG_BATCH_SIZE, job["batching"], shuffle=False, seed=1, max_tokens=TAG_MAX_TOKENS)
+        batches = batches_of(lengths, BATCH_SIZE, job["batching"], shuffle=False, seed=1, max_tokens=MAX_TOKENS)
         row["padding"] = padding_share(batches, lengths)
         model.eval()
         predictions: list = [None] * len(test)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from postag.model import SequenceTooLongError
+from postag.tagger import BATCH_SIZE, MAX_TOKENS
 
 
 class InputError(ValueError):
@@ -98,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--tokenize", action="store_true", help="plain text: split punctuation and clitics off words")
     tag.add_argument("--format", choices=("tsv", "inline"), default="tsv", help="word<TAB>tag lines, or word/TAG")
     tag.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    tag.add_argument("--batch-size", type=int, default=256, help="at most this many sentences a batch")
+    tag.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="at most this many sentences a batch (default %(default)s)")
     tag.add_argument(
-        "--max-tokens", type=int, default=2048, help="at most this many token slots a batch (0: no limit)"
+        "--max-tokens", type=int, default=MAX_TOKENS, help="at most this many token slots a batch (default %(default)s; 0: no limit)"
     )
     tag.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on CPUs with bf16 support")
     tag.add_argument(
