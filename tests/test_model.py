@@ -184,18 +184,26 @@ def test_sdpa_attention_agrees_with_manual_in_values_and_gradients():
         torch.testing.assert_close(fused_grad, manual_grad, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("norm_first", [True, False])
-def test_transformer_block_matches_torch_encoder_layer(norm_first):
-    block = TransformerBlock(hidden_n=16, h=4, ff_dim=32, dropout=0.0, norm_first=norm_first).eval()
+def _block_and_torch_layer(norm_first: bool) -> tuple[TransformerBlock, nn.TransformerEncoderLayer]:
+    """A TransformerBlock and torch's encoder layer of the same size holding the same weights."""
+    block = TransformerBlock(hidden_n=16, h=4, ff_dim=32, dropout=0.0, norm_first=norm_first)
     reference = nn.TransformerEncoderLayer(
         16, 4, dim_feedforward=32, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first
-    ).eval()
+    )
     _copy_into_torch_mha(block.attention, reference.self_attn)
     with torch.no_grad():
         reference.linear1.load_state_dict(block.feed_forward.up.state_dict())
         reference.linear2.load_state_dict(block.feed_forward.down.state_dict())
         reference.norm1.load_state_dict(block.norm_attention.state_dict())
         reference.norm2.load_state_dict(block.norm_feed_forward.state_dict())
+    return block, reference
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_transformer_block_matches_torch_encoder_layer(norm_first):
+    block, reference = _block_and_torch_layer(norm_first)
+    block.eval()
+    reference.eval()
     x = torch.randn(2, 6, 16)
     mask = padding_mask([6, 3], 6)
     expected = reference(x, src_key_padding_mask=~mask)
@@ -209,16 +217,9 @@ def test_transformer_block_gradients_match_torch_encoder_layer(norm_first):
     # The block computes some steps in place (scaling, masking, exp, ReLU): autograd must
     # still give torch's gradients, for the input and for every weight.
     torch.manual_seed(0)
-    block = TransformerBlock(hidden_n=16, h=4, ff_dim=32, dropout=0.0, norm_first=norm_first).train()
-    reference = nn.TransformerEncoderLayer(
-        16, 4, dim_feedforward=32, dropout=0.0, activation="relu", batch_first=True, norm_first=norm_first
-    ).train()
-    _copy_into_torch_mha(block.attention, reference.self_attn)
-    with torch.no_grad():
-        reference.linear1.load_state_dict(block.feed_forward.up.state_dict())
-        reference.linear2.load_state_dict(block.feed_forward.down.state_dict())
-        reference.norm1.load_state_dict(block.norm_attention.state_dict())
-        reference.norm2.load_state_dict(block.norm_feed_forward.state_dict())
+    block, reference = _block_and_torch_layer(norm_first)
+    block.train()
+    reference.train()
     x = torch.randn(2, 6, 16)
     mask = padding_mask([6, 3], 6)
     weights = torch.linspace(-1, 1, 2 * 6 * 16).view(2, 6, 16) * mask[..., None]  # real tokens only
