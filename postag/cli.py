@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TextIO
 
 from postag.model import SequenceTooLongError
-from postag.tagger import BATCH_SIZE, MAX_TOKENS
 
 
 class InputError(ValueError):
@@ -46,14 +45,11 @@ def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str) -> 
 def tag_command(args: argparse.Namespace) -> int:
     from postag.tagger import Tagger
 
-    tagger = Tagger.load(
-        args.ckpt,
-        device=args.device,
-        batch_size=args.batch_size,
-        bf16=args.bf16,
-        max_tokens=args.max_tokens or None,
-        compile=args.compile,
-    )
+    # Batch limits left unset keep Tagger's defaults; --max-tokens 0 lifts the token limit.
+    limits = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    if args.max_tokens is not None:
+        limits["max_tokens"] = args.max_tokens or None
+    tagger = Tagger.load(args.ckpt, device=args.device, bf16=args.bf16, compile=args.compile, **limits)
     if args.file is None or args.file == "-":
         source, handle = "<stdin>", sys.stdin.buffer
     else:
@@ -99,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     tag.add_argument("--tokenize", action="store_true", help="plain text: split punctuation and clitics off words")
     tag.add_argument("--format", choices=("tsv", "inline"), default="tsv", help="word<TAB>tag lines, or word/TAG")
     tag.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    tag.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="at most this many sentences a batch (default %(default)s)")
+    # Defaults are Tagger's (postag.tagger.BATCH_SIZE, MAX_TOKENS); importing them here would load
+    # torch and Lightning before every command, --help included.
+    tag.add_argument("--batch-size", type=int, help="at most this many sentences a batch (default 256)")
     tag.add_argument(
-        "--max-tokens", type=int, default=MAX_TOKENS, help="at most this many token slots a batch (default %(default)s; 0: no limit)"
+        "--max-tokens", type=int, help="at most this many token slots a batch (default 2048; 0: no limit)"
     )
     tag.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on CPUs with bf16 support")
     tag.add_argument(

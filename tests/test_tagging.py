@@ -11,7 +11,8 @@ from conftest import FIXTURES, run
 from postag.data import collate
 from postag.model import SequenceTooLongError
 from postag.report import compare_rows, format_comparison
-from postag.tagger import Tagger, tokenize
+from postag.cli import build_parser
+from postag.tagger import BATCH_SIZE, MAX_TOKENS, Tagger, tokenize
 
 SENTENCES = [["the", "dog", "runs", "."], [], ["a", "cat", "sat"], ["the", "cat"]]
 
@@ -66,6 +67,12 @@ def test_tagger_rejects_too_long_sentences_and_plain_strings(checkpoint):
         tagger.tag_sentences([["a"], ["a"] * 257])
     with pytest.raises(TypeError, match="lists of words"):
         tagger.tag_sentences(["The cat sat ."])
+
+
+def test_tag_command_help_states_the_taggers_batch_limits():
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    help_text = commands.choices["tag"].format_help()
+    assert f"(default {BATCH_SIZE})" in help_text and f"(default {MAX_TOKENS};" in help_text
 
 
 def test_tokenize_splits_punctuation_and_clitics():
