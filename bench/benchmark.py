@@ -252,9 +252,11 @@ COMPILED_JOBS = [
 
 
 def label(row: dict) -> str:
-    """Tagging keeps sentences in file order where training shuffles them."""
+    """Tagging keeps sentences in file order where training shuffles them, and has no optimizer."""
     name = row["name"]
-    return name.replace("random batches", "file order") if row["mode"] == "tag" else name
+    if row["mode"] == "tag":
+        return name.replace("random batches", "file order").replace(", fused AdamW", "")
+    return name
 
 
 def main() -> None:
@@ -283,15 +285,15 @@ def main() -> None:
                     continue  # torch's nested-tensor fast path fails under bf16 autocast (Float vs BFloat16)
                 jobs.append(
                     dict(
-                        name=name if mode == "train" else name.replace(", fused AdamW", ""), encoder=encoder, h=h,
-                        attention=attention, batching=batching, mode=mode, device=args.device, bf16=bf16,
+                        name=name, encoder=encoder, h=h, attention=attention, batching=batching, mode=mode,
+                        device=args.device, bf16=bf16,
                         compile=compiled, fused_optimizer=fused, train_batches=args.train_batches,
                         tag_passes=args.tag_passes,
                     )
                 )
     # Rounds run every configuration once each, in turn, so that a slow spell of a shared
     # machine falls on all of them alike; each row is the median over the rounds.
-    results: dict[int, list[dict]] = {i: [] for i in range(len(jobs))}
+    results: list[list[dict]] = [[] for _ in jobs]
     for round_number in range(1, args.rounds + 1):
         for i, job in enumerate(jobs):
             row = run_job(job)
@@ -301,15 +303,14 @@ def main() -> None:
                 f"round {round_number} {job['mode']:5s} {precision} {label(row):56s} {row['tokens_per_s']:9.0f} tok/s",
                 flush=True,
             )
-    rows = []
-    for i, job in enumerate(jobs):
-        rows.append(
-            {
-                **results[i][0],
-                "tokens_per_s": statistics.median(r["tokens_per_s"] for r in results[i]),
-                "peak_mib": statistics.median(r["peak_mib"] for r in results[i]),
-            }
-        )
+    rows = [
+        {
+            **runs[0],
+            "tokens_per_s": statistics.median(r["tokens_per_s"] for r in runs),
+            "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+        }
+        for runs in results
+    ]
 
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {platform.processor() or platform.machine()}"
