@@ -229,7 +229,7 @@ class Example(NamedTuple):
 
     words: torch.Tensor  # (S,) word ids
     tags: torch.Tensor  # (S,) tag ids; empty when the sentence has no tags
-    chars: torch.Tensor  # (S, W) character ids of each word, padded to this sentence's longest word
+    chars: torch.Tensor  # (S, W) character ids of each word, PAD_ID after its end (W = MAX_WORD_CHARS once encoded)
     shapes: torch.Tensor  # (S,) word_shape of each word
     suffixes: torch.Tensor  # (S,) suffix ids
 
