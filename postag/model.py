@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -78,6 +79,33 @@ class Attention(nn.Module):
         return out  # (B, S, D)
 
 
+class Packing(NamedTuple):
+    """Where the real tokens of a padded batch are, so that position-wise layers skip padding.
+
+    Everything in a block except attention itself (the Q/K/V and output projections,
+    the feed-forward, the layer norms) treats each position on its own, so it can run on
+    the N real tokens alone: (N, H) instead of (B, S, H). Batches in file order are often
+    more than half padding. Attention unpacks to (B, S, ...) for its batched products.
+    """
+
+    mask: torch.Tensor  # (B, S) True on real tokens
+    index: torch.Tensor  # (N,) positions of the real tokens in the flattened (B*S) batch
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor) -> Packing:
+        return cls(mask, mask.flatten().nonzero().squeeze(1))
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, S, ...) -> (N, ...), the real tokens in batch order."""
+        return x.flatten(0, 1).index_select(0, self.index)
+
+    def unpack(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, ...) -> (B, S, ...), zeros on padding."""
+        batch, seq = self.mask.shape
+        out = x.new_zeros(batch * seq, *x.shape[1:])
+        return out.index_copy(0, self.index, x).view(batch, seq, *x.shape[1:])
+
+
 ATTENTION_IMPLEMENTATIONS = ("manual", "sdpa")
 
 
@@ -110,10 +138,16 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(hidden_n, 3 * inner)
         self.out = nn.Linear(inner, hidden_n)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B, S, H); mask: (B, S) True on real tokens
-        batch, seq, _ = x.shape
-        qkv = self.qkv(x).view(batch, seq, 3, self.h, self.head_size)  # (B, S, 3, h, D)
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None
+    ) -> torch.Tensor:
+        # x: (B, S, H) and mask: (B, S) True on real tokens; or, with packing, x: (N, H) real tokens only
+        qkv = self.qkv(x)  # (B, S, 3*h*D) or (N, 3*h*D)
+        if packing is not None:
+            mask = packing.mask
+            qkv = packing.unpack(qkv)  # (B, S, 3*h*D), zeros on padding
+        batch, seq, _ = qkv.shape
+        qkv = qkv.view(batch, seq, 3, self.h, self.head_size)  # (B, S, 3, h, D)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, S, D)
         key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
         if self.attention == "sdpa":
@@ -128,7 +162,9 @@ class MultiHeadAttention(nn.Module):
         else:
             heads, _ = scaled_dot_product_attention(q, k, v, key_mask)  # (B, h, S, D)
         heads = heads.transpose(1, 2).reshape(batch, seq, self.h * self.head_size)  # (B, S, h*D)
-        return self.out(heads)  # (B, S, H)
+        if packing is not None:
+            heads = packing.pack(heads)  # (N, h*D)
+        return self.out(heads)  # (B, S, H) or (N, H)
 
 
 class LayerNorm(nn.Module):
@@ -185,13 +221,15 @@ class TransformerBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B, S, H)
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None
+    ) -> torch.Tensor:
+        # x: (B, S, H), or (N, H) with packing (the real tokens only)
         if self.norm_first:
-            x = x + self.dropout(self.attention(self.norm_attention(x), mask))
+            x = x + self.dropout(self.attention(self.norm_attention(x), mask, packing))
             x = x + self.dropout(self.feed_forward(self.norm_feed_forward(x)))
         else:
-            x = self.norm_attention(x + self.dropout(self.attention(x, mask)))
+            x = self.norm_attention(x + self.dropout(self.attention(x, mask, packing)))
             x = self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
         return x
 
@@ -319,6 +357,8 @@ class Transformer(nn.Module):
 
     emb_n: number of token embeddings (the vocabulary size); id ``pad_id`` is padding.
     Returns contextual vectors (B, S, hidden_n); the tag head lives in the LightningModule.
+    Given a mask, the blocks run on the real tokens alone (see ``Packing``) and the
+    output is zero at padded positions.
     """
 
     def __init__(
@@ -369,7 +409,16 @@ class Transformer(nn.Module):
                     f"embeddings; train with a larger model.max_len"
                 )
             x = x + self.position_embedding(torch.arange(seq, device=tokens.device))  # (S, H) broadcast
+        packing = None
+        # Compiled graphs keep the padded layout: the number of real tokens is data-dependent.
+        if mask is not None and not torch.compiler.is_compiling():
+            packing = Packing.from_mask(mask)
+            x = packing.pack(x)  # (N, H)
         x = self.dropout(x)
         for block in self.blocks:
-            x = block(x, mask)
-        return self.final_norm(x)  # (B, S, H)
+            x = block(x, mask, packing)
+        x = self.final_norm(x)
+        if packing is not None:
+            return packing.unpack(x)  # (B, S, H), zeros on padding
+        # Zeros on padding here too, so that compiled and eager outputs agree everywhere.
+        return x if mask is None else x.masked_fill(~mask[..., None], 0.0)  # (B, S, H)

@@ -10,6 +10,7 @@ from postag.model import (
     Attention,
     LayerNorm,
     MultiHeadAttention,
+    Packing,
     SequenceTooLongError,
     Transformer,
     TransformerBlock,
@@ -252,6 +253,49 @@ def test_transformer_output_does_not_depend_on_batch_padding(positional):
     mask = padding_mask([5, 12], 12)
     in_batch = model(padded, mask)
     torch.testing.assert_close(in_batch[0, :5], alone[0], rtol=1e-5, atol=1e-5)
+
+
+def test_packing_keeps_real_tokens_in_batch_order_and_unpacks_to_zero_padding():
+    mask = padding_mask([3, 0, 2], 4)
+    x = torch.arange(3 * 4 * 2, dtype=torch.float).view(3, 4, 2)
+    packing = Packing.from_mask(mask)
+    packed = packing.pack(x)
+    assert torch.equal(packed, x[mask])  # (N, 2), row by row
+    unpacked = packing.unpack(packed)
+    assert torch.equal(unpacked[mask], x[mask])
+    assert torch.equal(unpacked[~mask], torch.zeros(int((~mask).sum()), 2))
+
+
+@pytest.mark.parametrize("attention", ["manual", "sdpa"])
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_packed_transformer_matches_the_blocks_on_the_padded_batch(attention, norm_first):
+    # Transformer runs its blocks on the real tokens only; running the same blocks on the
+    # padded (B, S, H) batch must give the same real-token outputs and the same gradients.
+    model = Transformer(
+        emb_n=30, hidden_n=16, n=2, h=4, positional=True, max_len=10, norm_first=norm_first, attention=attention
+    ).eval()
+    tokens = torch.randint(2, 30, (4, 7))
+    mask = padding_mask([7, 4, 1, 0], 7)  # an all-padding row too
+    tokens[~mask] = 0
+
+    def padded_forward() -> torch.Tensor:
+        x = model.token_embedding(tokens) + model.position_embedding(torch.arange(7))
+        for block in model.blocks:
+            x = block(x, mask)
+        return model.final_norm(x)
+
+    weights = torch.linspace(-1, 1, 4 * 7 * 16).view(4, 7, 16) * mask[..., None]  # real tokens only
+    outputs, grads = [], []
+    for forward in (lambda: model(tokens, mask), padded_forward):
+        model.zero_grad()
+        out = forward()
+        (out * weights).sum().backward()
+        outputs.append(out)
+        grads.append([p.grad.clone() for p in model.parameters()])
+    torch.testing.assert_close(outputs[0][mask], outputs[1][mask], rtol=1e-5, atol=1e-5)
+    assert torch.equal(outputs[0][~mask], torch.zeros(int((~mask).sum()), 16))
+    for packed_grad, padded_grad in zip(*grads):
+        torch.testing.assert_close(packed_grad, padded_grad, rtol=1e-4, atol=1e-5)
 
 
 def test_transformer_shapes_and_padding_embedding():
