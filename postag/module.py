@@ -57,8 +57,11 @@ class TaggerModule(L.LightningModule):
         attention: str = "manual",
         label_smoothing: float = 0.0,
         compile: bool = False,
+        ensemble: int = 1,
     ):
         super().__init__()
+        if ensemble < 1:
+            raise ValueError(f"model.ensemble must be at least 1 (number of taggers), got {ensemble}")
         if hidden_n < 1:
             raise ValueError(f"model.hidden_n must be at least 1, got {hidden_n}")
         if not 0.0 <= dropout < 1.0:
@@ -76,28 +79,43 @@ class TaggerModule(L.LightningModule):
         char_kernels = tuple(int(k) for k in char_kernels)
         self.save_hyperparameters()
         self.tag_names = tag_names
-        self.encoder = Transformer(
-            emb_n=vocab_size,
-            hidden_n=hidden_n,
-            n=n,
-            h=h,
-            ff_dim=ff_dim,
-            dropout=dropout,
-            positional=positional,
-            max_len=max_len,
-            norm_first=norm_first,
-            attention=attention,
-        )
-        self.word_features = WordFeatures(
-            hidden_n,
-            char_vocab_size=char_vocab_size,
-            char_n=char_n,
-            char_kernels=char_kernels,
-            n_shapes=N_SHAPES if shape_features else 0,
-            suffix_vocab_size=suffix_vocab_size if shape_features else 0,
-            feature_dropout=feature_dropout,
-        )
-        self.head = nn.Linear(hidden_n, len(tag_names))
+
+        def member() -> nn.ModuleDict:
+            """One tagger: word-internal features, the encoder and the tag head."""
+            return nn.ModuleDict(
+                {
+                    "encoder": Transformer(
+                        emb_n=vocab_size,
+                        hidden_n=hidden_n,
+                        n=n,
+                        h=h,
+                        ff_dim=ff_dim,
+                        dropout=dropout,
+                        positional=positional,
+                        max_len=max_len,
+                        norm_first=norm_first,
+                        attention=attention,
+                    ),
+                    "word_features": WordFeatures(
+                        hidden_n,
+                        char_vocab_size=char_vocab_size,
+                        char_n=char_n,
+                        char_kernels=char_kernels,
+                        n_shapes=N_SHAPES if shape_features else 0,
+                        suffix_vocab_size=suffix_vocab_size if shape_features else 0,
+                        feature_dropout=feature_dropout,
+                    ),
+                    "head": nn.Linear(hidden_n, len(tag_names)),
+                }
+            )
+
+        first = member()
+        # The first tagger's parts are attributes of the module itself, so that a one-tagger
+        # model keeps the parameter names (and checkpoints) it always had.
+        self.encoder, self.word_features, self.head = first["encoder"], first["word_features"], first["head"]
+        # model.ensemble > 1: more taggers, each with its own random initialisation and dropout,
+        # trained side by side on the same batches; predictions average their probabilities.
+        self.extra_members = nn.ModuleList(member() for _ in range(ensemble - 1))
         num_tags = len(tag_names)
         # One metric object per stage: Lightning computes and resets each at epoch end.
         self.train_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
@@ -126,23 +144,49 @@ class TaggerModule(L.LightningModule):
         # Compiled in place: parameter names, and so checkpoints, stay those of the eager model.
         # dynamic=True: batch and sentence lengths change from batch to batch.
         if self.hparams.compile and not getattr(self, "_compiled", False):
-            self.encoder.compile(dynamic=True)
+            for _, encoder, _ in self.members():
+                encoder.compile(dynamic=True)
             self._compiled = True
 
+    def members(self) -> list[tuple[WordFeatures, Transformer, nn.Linear]]:
+        """(word features, encoder, head) of every tagger, the module's own first."""
+        others = [(m["word_features"], m["encoder"], m["head"]) for m in self.extra_members]
+        return [(self.word_features, self.encoder, self.head), *others]
+
+    def member_logits(self, batch: Batch) -> list[torch.Tensor]:
+        """Each tagger's logits, (B, S, T) each."""
+        logits = []
+        for word_features, encoder, head in self.members():
+            extra = word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None
+            logits.append(head(encoder(batch.tokens, batch.mask, extra)))
+        return logits
+
+    @staticmethod
+    def combine(logits: list[torch.Tensor]) -> torch.Tensor:
+        """One tagger's logits as they are; several: the log of their averaged probabilities."""
+        if len(logits) == 1:
+            return logits[0]
+        log_probs = torch.stack([F.log_softmax(x.float(), dim=-1) for x in logits])  # (K, B, S, T)
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))  # (B, S, T)
+
     def forward(self, batch: Batch) -> torch.Tensor:
-        extra = self.word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None
-        return self.head(self.encoder(batch.tokens, batch.mask, extra))  # (B, S, T) logits
+        return self.combine(self.member_logits(batch))  # (B, S, T)
 
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self(batch)  # (B, S, T)
+        member_logits = self.member_logits(batch)  # each (B, S, T)
         # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped.
-        loss = F.cross_entropy(
-            logits.flatten(0, 1),
-            batch.labels.flatten(),
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=self.hparams.label_smoothing,
-        )
-        return loss, logits.argmax(dim=-1)
+        # Each tagger learns from its own loss; the mean keeps the loss on one tagger's scale.
+        losses = [
+            F.cross_entropy(
+                logits.flatten(0, 1),
+                batch.labels.flatten(),
+                ignore_index=IGNORE_INDEX,
+                label_smoothing=self.hparams.label_smoothing,
+            )
+            for logits in member_logits
+        ]
+        loss = torch.stack(losses).mean()
+        return loss, self.combine(member_logits).argmax(dim=-1)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, preds = self.model_step(batch)

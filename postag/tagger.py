@@ -63,7 +63,8 @@ class Tagger:
             # Fused kernels for the hand-built layers; the first batches wait for compilation
             # (tens of seconds), so it pays off on large inputs only. Dynamic shapes: every batch
             # has its own size and length.
-            self.model.encoder.compile(dynamic=True)
+            for _, encoder, _ in self.model.members():
+                encoder.compile(dynamic=True)
 
     @classmethod
     def load(

@@ -70,6 +70,7 @@ def test_hyperparameters_are_plain_values():
         ({"lr_schedule": "step"}, "model.lr_schedule"),
         ({"h": 0}, "at least 1"),
         ({"n": 0}, "number of blocks"),
+        ({"ensemble": 0}, "model.ensemble"),
     ],
 )
 def test_invalid_model_arguments(kwargs, message):
@@ -143,3 +144,40 @@ def test_bf16_autocast_keeps_the_loss_finite_with_padding():
     assert torch.isfinite(loss)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
+
+
+def test_ensemble_averages_the_probabilities_of_independently_initialised_taggers():
+    torch.manual_seed(0)
+    vocab, batch = _tiny_batch()
+    kwargs = dict(vocab_size=len(vocab.words), positional=True, char_vocab_size=len(vocab.chars), char_n=4)
+    single = small_module(**kwargs)
+    module = small_module(**kwargs, ensemble=3).eval()
+    # The first tagger keeps a single tagger's parameter names, so one-tagger checkpoints load as before.
+    names = set(module.state_dict())
+    assert set(single.state_dict()) <= names
+    assert {name.split(".")[1] for name in names - set(single.state_dict())} == {"0", "1"}
+    members = module.members()
+    assert len(members) == 3
+    first, second = members[0][1].token_embedding.weight, members[1][1].token_embedding.weight
+    assert not torch.equal(first, second)  # each tagger starts from its own random weights
+    member_logits = module.member_logits(batch)
+    averaged = torch.stack([logits.softmax(-1) for logits in member_logits]).mean(0)  # (B, S, T)
+    torch.testing.assert_close(module(batch).exp(), averaged)
+    loss, preds = module.model_step(batch)
+    real = batch.mask
+    expected = torch.stack([F.cross_entropy(logits[real], batch.labels[real]) for logits in member_logits]).mean()
+    torch.testing.assert_close(loss, expected)
+    assert torch.equal(preds[real], averaged.argmax(-1)[real])
+    loss.backward()
+    for word_features, encoder, head in members:  # every tagger learns
+        assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
+        assert encoder.token_embedding.weight.grad.abs().sum() > 0
+        assert word_features.chars.out.weight.grad.abs().sum() > 0
+
+
+def test_single_tagger_forward_is_its_raw_logits():
+    torch.manual_seed(0)
+    vocab, batch = _tiny_batch()
+    module = small_module(vocab_size=len(vocab.words)).eval()
+    hidden = module.encoder(batch.tokens, batch.mask, module.word_features(batch.chars, batch.shapes, batch.suffixes))
+    torch.testing.assert_close(module(batch), module.head(hidden))

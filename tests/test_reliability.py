@@ -51,6 +51,7 @@ def assert_no_results(run_dir):
             "expected hidden_n >= h",
         ),
         (["model.attention=flash"], "postag: error: model.attention='flash': expected manual or sdpa"),
+        (["model.ensemble=0"], "postag: error: model.ensemble=0: expected an integer of at least 1 (number of taggers)"),
         (
             ["model.char_kernels=[3,0]"],
             "postag: error: model.char_kernels=[3, 0]: expected a non-empty list of positive integers "
