@@ -266,6 +266,12 @@ def test_packing_keeps_real_tokens_in_batch_order_and_unpacks_to_zero_padding():
     assert torch.equal(unpacked[~mask], torch.zeros(int((~mask).sum()), 2))
 
 
+def test_only_batches_with_enough_padding_are_packed():
+    # 1 padded slot in 20 (5%): packing would cost more than it saves; 10 in 20 is worth it.
+    assert not Packing.worth_it(padding_mask([10, 9], 10))
+    assert Packing.worth_it(padding_mask([10, 0], 10))
+
+
 @pytest.mark.parametrize("attention", ["manual", "sdpa"])
 @pytest.mark.parametrize("norm_first", [True, False])
 def test_packed_transformer_matches_the_blocks_on_the_padded_batch(attention, norm_first):
