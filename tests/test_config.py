@@ -70,14 +70,17 @@ def test_ablation_steps_add_one_thing_each(tmp_path):
     assert parts("best") == (True, True, True)
 
 
-def test_best_recipe_is_char_trained_on_a_larger_share(tmp_path):
+def test_best_recipe_is_three_char_taggers_trained_on_a_larger_share(tmp_path):
     best = compose_config("train", ["model=best"], tmp_path)
     char = compose_config("train", ["model=char"], tmp_path)
-    assert best.model == char.model
+    assert best.model.ensemble == 3 and char.model.ensemble == 1
+    assert {**best.model, "ensemble": 1} == {**char.model}
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
     assert "char_n" not in best  # the model keys stay under model
     # command-line overrides still win over the recipe
-    assert compose_config("train", ["model=best", "data.val_fraction=0.1"], tmp_path).data.val_fraction == 0.1
+    overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=1"], tmp_path)
+    assert overridden.data.val_fraction == 0.1 and overridden.model.ensemble == 1
+    assert len(build_model(best).members()) == 3
 
 
 def test_model_pos_adds_positional_embeddings(tmp_path):
