@@ -159,3 +159,27 @@ def test_evaluate_compares_two_checkpoints(trained_run, tmp_path):
     assert f"A {100 * metrics['test/acc']:.2f}" in table  # A is the best checkpoint train.py tested
     csv_lines = (out / "compare.csv").read_text().splitlines()
     assert csv_lines[0] == "tag,support,a,b,delta" and len(csv_lines) > 3
+
+
+def test_an_ensemble_trains_evaluates_and_tags_from_its_checkpoint(tmp_path):
+    from conftest import SMALL_MODEL
+
+    out = tmp_path / "run"
+    run(
+        "train.py", "debug=limit", "trainer.max_epochs=1", "model=char", "model.ensemble=2", "seed=0",
+        f"data.data_dir={FIXTURES}", "data.val_fraction=0.2", f"hydra.run.dir={out}", *SMALL_MODEL,
+    )
+    checkpoint = out / "checkpoints" / "last.ckpt"
+    tagger = Tagger.load(checkpoint, device="cpu")
+    assert len(tagger.model.members()) == 2
+    tags = tagger.tag_sentences(SENTENCES)
+    assert [len(t) for t in tags] == [len(s) for s in SENTENCES]
+    batch = collate([tagger.vocab.encode(words) for words in SENTENCES[2:3]])
+    with torch.no_grad():
+        averaged = torch.stack([logits.softmax(-1) for logits in tagger.model.member_logits(batch)]).mean(0)
+    assert tags[2] == [tagger.vocab.tags.itos[i] for i in averaged[0].argmax(-1).tolist()]
+    evaluated = tmp_path / "evaluate"
+    run("evaluate.py", f"ckpt_path={checkpoint}", f"data.test_file={FIXTURES / 'test.txt'}", f"hydra.run.dir={evaluated}")
+    # one epoch: the best checkpoint train.py scored is the last one, so the two must agree
+    trained = json.loads((out / "metrics.json").read_text())["test/acc"]
+    assert json.loads((evaluated / "metrics.json").read_text())["test/acc"] == pytest.approx(trained)
