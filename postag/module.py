@@ -141,12 +141,15 @@ class TaggerModule(L.LightningModule):
             random.setstate(_as_random_state(states["python"]))
 
     def configure_model(self) -> None:
-        # Compiled in place: parameter names, and so checkpoints, stay those of the eager model.
-        # dynamic=True: batch and sentence lengths change from batch to batch.
         if self.hparams.compile and not getattr(self, "_compiled", False):
-            for _, encoder, _ in self.members():
-                encoder.compile(dynamic=True)
+            self.compile_encoders()
             self._compiled = True
+
+    def compile_encoders(self) -> None:
+        """torch.compile every tagger's encoder, in place: parameter names, and so checkpoints,
+        stay those of the eager model."""
+        for _, encoder, _ in self.members():
+            encoder.compile(dynamic=True)  # batch and sentence lengths change from batch to batch
 
     def members(self) -> list[tuple[WordFeatures, Transformer, nn.Linear]]:
         """(word features, encoder, head) of every tagger, the module's own first."""

@@ -61,10 +61,8 @@ class Tagger:
         self.bf16 = bf16
         if compile:
             # Fused kernels for the hand-built layers; the first batches wait for compilation
-            # (tens of seconds), so it pays off on large inputs only. Dynamic shapes: every batch
-            # has its own size and length.
-            for _, encoder, _ in self.model.members():
-                encoder.compile(dynamic=True)
+            # (tens of seconds), so it pays off on large inputs only.
+            self.model.compile_encoders()
 
     @classmethod
     def load(

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from conftest import FIXTURES, run
+from conftest import FIXTURES, SMALL_MODEL, run
 from postag.data import collate
 from postag.model import SequenceTooLongError
 from postag.report import compare_rows, format_comparison
@@ -162,8 +162,6 @@ def test_evaluate_compares_two_checkpoints(trained_run, tmp_path):
 
 
 def test_an_ensemble_trains_evaluates_and_tags_from_its_checkpoint(tmp_path):
-    from conftest import SMALL_MODEL
-
     out = tmp_path / "run"
     run(
         "train.py", "debug=limit", "trainer.max_epochs=1", "model=char", "model.ensemble=2", "seed=0",
