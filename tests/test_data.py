@@ -291,3 +291,44 @@ def test_state_dict_carries_vocabularies(fixture_datamodule):
 def test_invalid_datamodule_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         CoNLL2000DataModule(**kwargs)
+
+
+def _encoded_one_word_at_a_time(vocab: Vocabularies, words: list[str]) -> list[list[int]]:
+    """Each word's id, shape, suffix id and character row, worked out from the definitions."""
+    rows = []
+    for word in words:
+        chars = vocab.chars.encode(clip_word(word))
+        rows.append(
+            [vocab.words.stoi.get(word, UNK_ID), word_shape(word), vocab.suffixes.stoi.get(word[-3:].lower(), UNK_ID)]
+            + chars
+            + [PAD_ID] * (MAX_WORD_CHARS - len(chars))
+        )
+    return rows
+
+
+def test_encoding_reuses_words_and_gives_what_the_definitions_give(monkeypatch):
+    train = [(["The", "cat", "sat", "on", "the", "mat", "."], ["DT", "NN", "VBD", "IN", "DT", "NN", "."])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    # Known, unknown, repeated, empty, over-long, digits and hyphens, characters never seen.
+    words = ["The", "cat", "dog", "cat", "", "antidisestablishmentarianism", "3-D", "Zoë", "the", "dog"]
+    monkeypatch.setattr(Vocabularies, "WORD_CACHE_SIZE", 4)  # emptied twice on the way
+    for _ in range(2):  # the second time round, words come from the cache
+        encoded = vocab.encode(words, ["DT"] * len(words))
+        expected = _encoded_one_word_at_a_time(vocab, words)
+        assert encoded.words.tolist() == [row[0] for row in expected]
+        assert encoded.shapes.tolist() == [row[1] for row in expected]
+        assert encoded.suffixes.tolist() == [row[2] for row in expected]
+        assert encoded.chars.tolist() == [row[3:] for row in expected]
+        assert encoded.tags.tolist() == [vocab.tags.stoi["DT"]] * len(words)
+        assert all(t.dtype == torch.long for t in encoded)
+        assert len(vocab._word_records) <= 4
+    batch = collate([encoded, vocab.encode(["cat"])])
+    assert batch.tokens[0].tolist() == encoded.words.tolist()
+    assert batch.tokens[1].tolist() == [vocab.words.stoi["cat"]] + [PAD_ID] * (len(words) - 1)
+
+
+def test_an_empty_sentence_encodes_to_empty_fields_of_the_usual_shapes():
+    train = [(["a"], ["DT"])]
+    empty = Vocabularies.from_training(train, train, min_freq=1).encode([])
+    assert empty.words.shape == empty.shapes.shape == empty.suffixes.shape == empty.tags.shape == (0,)
+    assert empty.chars.shape == (0, MAX_WORD_CHARS)
