@@ -1,7 +1,7 @@
 """Side-by-side speed and memory: postag's encoder against torch's nn.TransformerEncoder.
 
     python bench/benchmark.py [--device cuda] [--train-batches 120] [--rounds 3] [--bf16] [--compile]
-                              [--write docs/benchmarks.md]
+                              [--stages train,tag] [--only NAME,...] [--write docs/benchmarks.md]
 
 Every measurement runs in a fresh child process (so peak memory is its own) on the
 same sentences: the CoNLL-2000 training and test splits from $POSTAG_DATA_DIR, or,
@@ -11,6 +11,8 @@ CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens.
 Training: forward, masked cross-entropy, backward, gradient clipping and an AdamW
 step, including batch collation. Tagging: forward and argmax under inference_mode,
 in the batches postag's Tagger makes (at most 256 sentences and 2,048 token slots).
+The "Tagger" rows time postag's whole tagging path instead, from words to tag names
+(encoding, batching, the model built from conf/model, tags back in input order).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from postag.data import (  # noqa: E402
     IGNORE_INDEX,
@@ -123,6 +126,37 @@ def batches_of(
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
+    """postag's Tagger from words to tag names: encoding, batching, the model, tags in input order.
+
+    The model is built from the project's own config (``model=<job["model"]>``) and left
+    untrained: its speed does not depend on its weights.
+    """
+    from hydra import compose, initialize_config_dir
+
+    from postag.runs import build_model
+    from postag.tagger import Tagger
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
+        cfg = compose(config_name="train", overrides=[f"model={job['model']}"])
+    model = build_model(cfg.model, vocab)
+    sentences = [words for words, _ in test_sents]
+    lengths = [len(words) for words in sentences]
+    batches = batches_of(lengths, BATCH_SIZE, "bucketed", shuffle=False, seed=1, max_tokens=MAX_TOKENS)
+    sync = torch.cuda.synchronize if job["device"] == "cuda" else (lambda: None)
+    rates = []
+    for _ in range(job["tag_passes"] + 1):  # the first pass warms up
+        # A freshly loaded vocabulary every pass, as `postag tag` starts with: no word encoded yet.
+        fresh = Vocabularies.from_state_dict(vocab.state_dict())
+        tagger = Tagger(model, fresh, device=job["device"], bf16=job["bf16"])
+        sync()
+        started = time.perf_counter()
+        tagger.tag_sentences(sentences)
+        sync()
+        rates.append(sum(lengths) / (time.perf_counter() - started))
+    return {"tokens_per_s": statistics.median(rates[1:]), "padding": padding_share(batches, lengths)}
+
+
 def measure(job: dict, queue: mp.Queue) -> None:
     """One configuration in its own process; puts a result row on the queue."""
     # torch warns that nested tensors (its defaults' fast path) are a prototype API
@@ -133,6 +167,13 @@ def measure(job: dict, queue: mp.Queue) -> None:
     vocab = Vocabularies.from_training(train_sents, train_sents, min_freq=1)
     train = [vocab.encode(w, t) for w, t in train_sents]
     test = [vocab.encode(w, t) for w, t in test_sents]
+    if job["encoder"] == "tagger":
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if job["device"] == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        row = {**job, **tag_with_tagger(job, vocab, test_sents)}
+        queue.put({**row, **peak_memory(job["device"], rss_before)})
+        return
     sizes = dict(vocab_size=len(vocab.words), tags=len(vocab.tags), hidden_n=128, n=3, h=job["h"], ff_dim=512)
     if job["encoder"] in ("torch", "torch-defaults"):
         model = TorchEncoderTagger(**sizes, torch_defaults=job["encoder"] == "torch-defaults")
@@ -206,14 +247,17 @@ def measure(job: dict, queue: mp.Queue) -> None:
             sync()
             rates.append(tokens / (time.perf_counter() - started))
         row["tokens_per_s"] = statistics.median(rates)
-    if device.type == "cuda":
-        row["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
-        row["memory_kind"] = "GPU allocated"
-    else:
-        # ru_maxrss is in KiB on Linux; the growth over the process before the measurement
-        row["peak_mib"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
-        row["memory_kind"] = "RSS growth"
-    queue.put(row)
+    queue.put({**row, **peak_memory(device.type, rss_before)})
+
+
+def peak_memory(device_type: str, rss_before: int) -> dict:
+    if device_type == "cuda":
+        return {"peak_mib": torch.cuda.max_memory_allocated() / 2**20, "memory_kind": "GPU allocated"}
+    # ru_maxrss is in KiB on Linux; the growth over the process before the measurement
+    return {
+        "peak_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024,
+        "memory_kind": "RSS growth",
+    }
 
 
 def run_job(job: dict) -> dict:
@@ -251,6 +295,13 @@ COMPILED_JOBS = [
 ]
 
 
+# Tagging only: postag's whole tagging path, from words to tag names (name, model config).
+TAGGER_JOBS = [
+    ("postag Tagger from words to tags, model=pos", "pos"),
+    ("postag Tagger from words to tags, model=best (three model=char taggers)", "best"),
+]
+
+
 def label(row: dict) -> str:
     """Tagging keeps sentences in file order where training shuffles them, and has no optimizer."""
     name = row["name"]
@@ -270,6 +321,9 @@ def main() -> None:
         "--stages", default="train,tag", help="what to measure: train, tag or both (comma-separated)"
     )
     parser.add_argument("--rounds", type=int, default=1, help="run every configuration this many times (median)")
+    parser.add_argument(
+        "--only", help="measure only the configurations whose name contains one of these (comma-separated)"
+    )
     parser.add_argument("--write", type=Path, help="append the table to this Markdown file")
     args = parser.parse_args()
 
@@ -291,6 +345,17 @@ def main() -> None:
                         tag_passes=args.tag_passes,
                     )
                 )
+            if mode == "tag":
+                for name, model in TAGGER_JOBS:
+                    jobs.append(
+                        dict(
+                            name=name, encoder="tagger", model=model, h=None, attention=None, batching="bucketed",
+                            mode=mode, device=args.device, bf16=bf16, compile=False, tag_passes=args.tag_passes,
+                        )
+                    )
+    if args.only:
+        wanted = [part.strip() for part in args.only.split(",")]
+        jobs = [job for job in jobs if any(part in job["name"] for part in wanted)]
     # Rounds run every configuration once each, in turn, so that a slow spell of a shared
     # machine falls on all of them alike; each row is the median over the rounds.
     results: list[list[dict]] = [[] for _ in jobs]
@@ -325,15 +390,19 @@ def main() -> None:
     for mode in stages:
         for bf16 in precisions:
             group = [r for r in rows if r["mode"] == mode and r["bf16"] == bf16]
-            reference = group[0]["tokens_per_s"]
+            if not group:
+                continue
+            # The reference row (torch encoder, random batches) unless --only left it out
+            reference = next((r["tokens_per_s"] for r in group if "(reference)" in r["name"]), None)
             torch_rates = {(r["batching"], r["h"]): r["tokens_per_s"] for r in group if r["encoder"] == "torch"}
             for r in group:
                 # postag's encoder against torch's of the same size (4 heads) on the same batches
                 torch_rate = torch_rates.get((r["batching"], r["h"])) if r["encoder"] == "postag" else None
                 same_batches = f"{r['tokens_per_s'] / torch_rate:.2f}x" if torch_rate else ""
+                vs_reference = f"{r['tokens_per_s'] / reference:.2f}x" if reference else ""
                 lines.append(
                     f"| {'training' if mode == 'train' else 'tagging'} | {'bf16' if bf16 else 'fp32'} | {label(r)} "
-                    f"| {r['padding']:.1%} | {r['tokens_per_s']:,.0f} | {r['tokens_per_s'] / reference:.2f}x "
+                    f"| {r['padding']:.1%} | {r['tokens_per_s']:,.0f} | {vs_reference} "
                     f"| {same_batches} | {r['peak_mib']:.0f} ({r['memory_kind']}) |"
                 )
     table = "\n".join(lines) + "\n"

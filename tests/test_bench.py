@@ -55,3 +55,16 @@ def test_tagging_ceiling_swaps_in_torch_kernels_and_puts_postags_back():
     assert postag.model.softmax is softmax
     assert not any("forward" in vars(m) for m in model.modules())
     torch.testing.assert_close(model(tokens, mask), hand_built, atol=0, rtol=0)
+
+
+def test_the_tagger_configuration_tags_from_words_with_the_projects_model_config():
+    job = dict(
+        name="test", encoder="tagger", model="pos", h=None, attention=None, batching="bucketed", mode="tag",
+        device="cpu", bf16=False, compile=False, tag_passes=1,
+    )
+    rows = queue.Queue()
+    benchmark.measure(job, rows)
+    row = rows.get_nowait()
+    assert row["tokens_per_s"] > 0
+    assert 0.0 <= row["padding"] < 0.2  # the Tagger's own batches: sorted by length, a token budget
+    assert row["memory_kind"] == "RSS growth" and row["peak_mib"] >= 0
