@@ -6,7 +6,9 @@
 Every measurement runs in a fresh child process (so peak memory is its own) on the
 same sentences: the CoNLL-2000 training and test splits from $POSTAG_DATA_DIR, or,
 without them, synthetic sentences whose lengths follow a log-normal fitted to
-CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens.
+CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens. Every
+child keeps freed memory for reuse, as `postag tag` does (postag.cpu.keep_freed_memory;
+--malloc-defaults leaves glibc's malloc as it is).
 
 Training: forward, masked cross-entropy, backward, gradient clipping and an AdamW
 step, including batch collation. Tagging: forward and argmax under inference_mode,
@@ -48,6 +50,7 @@ from postag.data import (  # noqa: E402
     padding_share,
     read_conll,
 )
+from postag.cpu import keep_freed_memory  # noqa: E402
 from postag.model import Transformer  # noqa: E402
 from postag.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402  (the batches postag's Tagger makes)
 
@@ -161,6 +164,8 @@ def measure(job: dict, queue: mp.Queue) -> None:
     """One configuration in its own process; puts a result row on the queue."""
     # torch warns that nested tensors (its defaults' fast path) are a prototype API
     warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors")
+    if job["keep_freed_memory"]:
+        keep_freed_memory()  # as `postag tag` does; for every configuration alike
     torch.manual_seed(0)
     device = torch.device(job["device"])
     train_sents, test_sents, _ = load_sentences()
@@ -324,6 +329,11 @@ def main() -> None:
     parser.add_argument(
         "--only", help="measure only the configurations whose name contains one of these (comma-separated)"
     )
+    parser.add_argument(
+        "--malloc-defaults",
+        action="store_true",
+        help="leave glibc's malloc as it is, handing freed memory back (postag.cpu.keep_freed_memory is not called)",
+    )
     parser.add_argument("--write", type=Path, help="append the table to this Markdown file")
     args = parser.parse_args()
 
@@ -342,7 +352,7 @@ def main() -> None:
                         name=name, encoder=encoder, h=h, attention=attention, batching=batching, mode=mode,
                         device=args.device, bf16=bf16,
                         compile=compiled, fused_optimizer=fused, train_batches=args.train_batches,
-                        tag_passes=args.tag_passes,
+                        tag_passes=args.tag_passes, keep_freed_memory=not args.malloc_defaults,
                     )
                 )
             if mode == "tag":
@@ -351,6 +361,7 @@ def main() -> None:
                         dict(
                             name=name, encoder="tagger", model=model, h=None, attention=None, batching="bucketed",
                             mode=mode, device=args.device, bf16=bf16, compile=False, tag_passes=args.tag_passes,
+                            keep_freed_memory=not args.malloc_defaults,
                         )
                     )
     if args.only:
@@ -380,7 +391,8 @@ def main() -> None:
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {platform.processor() or platform.machine()}"
         f" ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__},"
-        f" device {args.device}, data: {source}.",
+        f" device {args.device}, data: {source}"
+        f"{', glibc malloc defaults' if args.malloc_defaults else ', freed memory kept for reuse (postag.cpu)'}.",
         f"Command: `python bench/benchmark.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
         "| stage | precision | configuration | padding | real tokens/s | vs reference | vs torch encoder, same batches "

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import postag.model  # noqa: E402
 from benchmark import PostagTagger, TorchEncoderTagger, batches_of, load_sentences  # noqa: E402
+from postag.cpu import keep_freed_memory  # noqa: E402
 from postag.data import Vocabularies, collate  # noqa: E402
 from postag.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402
 
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also print the operators that took the most time")
     args = parser.parse_args()
 
+    keep_freed_memory()  # as bench/benchmark.py and `postag tag` do
     torch.manual_seed(0)
     train_sents, test_sents, source = load_sentences()
     vocab = Vocabularies.from_training(train_sents, train_sents, min_freq=1)

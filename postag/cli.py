@@ -43,7 +43,11 @@ def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str) -> 
 
 
 def tag_command(args: argparse.Namespace) -> int:
+    from postag.cpu import keep_freed_memory
     from postag.tagger import Tagger
+
+    # A process of its own: batch after batch reuses the memory of the last (docs/benchmarks.md).
+    keep_freed_memory()
 
     # Batch limits left unset keep Tagger's defaults; --max-tokens 0 lifts the token limit.
     limits = {} if args.batch_size is None else {"batch_size": args.batch_size}

@@ -22,6 +22,7 @@ def test_one_benchmark_configuration_gives_a_row(encoder, attention, batching, m
     job = dict(
         name="test", encoder=encoder, h=4, attention=attention, batching=batching, mode=mode,
         device="cpu", bf16=False, compile=False, fused_optimizer=True, train_batches=2, tag_passes=1,
+        keep_freed_memory=False,
     )
     rows = queue.Queue()
     benchmark.measure(job, rows)
@@ -60,7 +61,7 @@ def test_tagging_ceiling_swaps_in_torch_kernels_and_puts_postags_back():
 def test_the_tagger_configuration_tags_from_words_with_the_projects_model_config():
     job = dict(
         name="test", encoder="tagger", model="pos", h=None, attention=None, batching="bucketed", mode="tag",
-        device="cpu", bf16=False, compile=False, tag_passes=1,
+        device="cpu", bf16=False, compile=False, tag_passes=1, keep_freed_memory=False,
     )
     rows = queue.Queue()
     benchmark.measure(job, rows)
