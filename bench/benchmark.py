@@ -1,14 +1,16 @@
 """Side-by-side speed and memory: postag's encoder against torch's nn.TransformerEncoder.
 
     python bench/benchmark.py [--device cuda] [--train-batches 120] [--rounds 3] [--bf16] [--compile]
-                              [--stages train,tag] [--only NAME,...] [--write docs/benchmarks.md]
+                              [--stages train,tag] [--only NAME,...] [--malloc keep|glibc|both]
+                              [--write docs/benchmarks.md]
 
 Every measurement runs in a fresh child process (so peak memory is its own) on the
 same sentences: the CoNLL-2000 training and test splits from $POSTAG_DATA_DIR, or,
 without them, synthetic sentences whose lengths follow a log-normal fitted to
 CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens. Every
-child keeps freed memory for reuse, as `postag tag` does (postag.cpu.keep_freed_memory;
---malloc-defaults leaves glibc's malloc as it is).
+child keeps freed memory for reuse, as `postag tag` does (postag.cpu.keep_freed_memory);
+--malloc glibc leaves glibc's malloc as it is, and --malloc both measures every
+configuration both ways, side by side.
 
 Training: forward, masked cross-entropy, backward, gradient clipping and an AdamW
 step, including batch collation. Tagging: forward and argmax under inference_mode,
@@ -307,12 +309,44 @@ TAGGER_JOBS = [
 ]
 
 
+MALLOC_SETTINGS = ("keep", "glibc", "both")
+
+
 def label(row: dict) -> str:
     """Tagging keeps sentences in file order where training shuffles them, and has no optimizer."""
     name = row["name"]
     if row["mode"] == "tag":
-        return name.replace("random batches", "file order").replace(", fused AdamW", "")
-    return name
+        name = name.replace("random batches", "file order").replace(", fused AdamW", "")
+    return name if row["keep_freed_memory"] else f"{name}, glibc malloc defaults"
+
+
+def table_rows(rows: list[dict]) -> list[str]:
+    """Markdown rows, grouped by stage and precision in the order measured, with their ratios.
+
+    A row is compared with the reference (torch encoder, random batches) and with torch's
+    encoder on the same batches, each measured with the same malloc setting; a ratio whose
+    row --only left out stays empty.
+    """
+    lines = []
+    for mode, bf16 in dict.fromkeys((r["mode"], r["bf16"]) for r in rows):
+        group = [r for r in rows if r["mode"] == mode and r["bf16"] == bf16]
+        references = {r["keep_freed_memory"]: r["tokens_per_s"] for r in group if "(reference)" in r["name"]}
+        torch_rates = {
+            (r["batching"], r["h"], r["keep_freed_memory"]): r["tokens_per_s"] for r in group if r["encoder"] == "torch"
+        }
+        for r in group:
+            # postag's encoder against torch's of the same size (4 heads) on the same batches
+            key = (r["batching"], r["h"], r["keep_freed_memory"])
+            torch_rate = torch_rates.get(key) if r["encoder"] == "postag" else None
+            reference = references.get(r["keep_freed_memory"])
+            same_batches = f"{r['tokens_per_s'] / torch_rate:.2f}x" if torch_rate else ""
+            vs_reference = f"{r['tokens_per_s'] / reference:.2f}x" if reference else ""
+            lines.append(
+                f"| {'training' if mode == 'train' else 'tagging'} | {'bf16' if bf16 else 'fp32'} | {label(r)} "
+                f"| {r['padding']:.1%} | {r['tokens_per_s']:,.0f} | {vs_reference} "
+                f"| {same_batches} | {r['peak_mib']:.0f} ({r['memory_kind']}) |"
+            )
+    return lines
 
 
 def main() -> None:
@@ -330,9 +364,11 @@ def main() -> None:
         "--only", help="measure only the configurations whose name contains one of these (comma-separated)"
     )
     parser.add_argument(
-        "--malloc-defaults",
-        action="store_true",
-        help="leave glibc's malloc as it is, handing freed memory back (postag.cpu.keep_freed_memory is not called)",
+        "--malloc",
+        choices=MALLOC_SETTINGS,
+        default="keep",
+        help="keep: freed memory is kept for reuse (postag.cpu.keep_freed_memory, as `postag tag` does); "
+        "glibc: glibc's defaults, which hand freed memory back; both: every configuration both ways",
     )
     parser.add_argument("--write", type=Path, help="append the table to this Markdown file")
     args = parser.parse_args()
@@ -341,28 +377,31 @@ def main() -> None:
     precisions = [False, True] if args.bf16 else [False]
     specs = [(spec, False) for spec in JOBS] + ([(spec, True) for spec in COMPILED_JOBS] if args.compile else [])
     stages = [stage for stage in ("train", "tag") if stage in args.stages.split(",")]
+    keep_settings = {"keep": [True], "glibc": [False], "both": [True, False]}[args.malloc]
     jobs = []
     for mode in stages:
         for bf16 in precisions:
             for (name, encoder, h, attention, batching, fused), compiled in specs:
                 if bf16 and encoder == "torch-defaults":
                     continue  # torch's nested-tensor fast path fails under bf16 autocast (Float vs BFloat16)
-                jobs.append(
+                jobs.extend(
                     dict(
                         name=name, encoder=encoder, h=h, attention=attention, batching=batching, mode=mode,
                         device=args.device, bf16=bf16,
                         compile=compiled, fused_optimizer=fused, train_batches=args.train_batches,
-                        tag_passes=args.tag_passes, keep_freed_memory=not args.malloc_defaults,
+                        tag_passes=args.tag_passes, keep_freed_memory=keep,
                     )
+                    for keep in keep_settings
                 )
             if mode == "tag":
                 for name, model in TAGGER_JOBS:
-                    jobs.append(
+                    jobs.extend(
                         dict(
                             name=name, encoder="tagger", model=model, h=None, attention=None, batching="bucketed",
                             mode=mode, device=args.device, bf16=bf16, compile=False, tag_passes=args.tag_passes,
-                            keep_freed_memory=not args.malloc_defaults,
+                            keep_freed_memory=keep,
                         )
+                        for keep in keep_settings
                     )
     if args.only:
         wanted = [part.strip() for part in args.only.split(",")]
@@ -391,32 +430,15 @@ def main() -> None:
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {platform.processor() or platform.machine()}"
         f" ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__},"
-        f" device {args.device}, data: {source}"
-        f"{', glibc malloc defaults' if args.malloc_defaults else ', freed memory kept for reuse (postag.cpu)'}.",
+        f" device {args.device}, data: {source}; unless a row says otherwise, freed memory is kept for reuse"
+        " (postag.cpu.keep_freed_memory).",
         f"Command: `python bench/benchmark.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
         "| stage | precision | configuration | padding | real tokens/s | vs reference | vs torch encoder, same batches "
         "| peak memory (MiB) |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for mode in stages:
-        for bf16 in precisions:
-            group = [r for r in rows if r["mode"] == mode and r["bf16"] == bf16]
-            if not group:
-                continue
-            # The reference row (torch encoder, random batches) unless --only left it out
-            reference = next((r["tokens_per_s"] for r in group if "(reference)" in r["name"]), None)
-            torch_rates = {(r["batching"], r["h"]): r["tokens_per_s"] for r in group if r["encoder"] == "torch"}
-            for r in group:
-                # postag's encoder against torch's of the same size (4 heads) on the same batches
-                torch_rate = torch_rates.get((r["batching"], r["h"])) if r["encoder"] == "postag" else None
-                same_batches = f"{r['tokens_per_s'] / torch_rate:.2f}x" if torch_rate else ""
-                vs_reference = f"{r['tokens_per_s'] / reference:.2f}x" if reference else ""
-                lines.append(
-                    f"| {'training' if mode == 'train' else 'tagging'} | {'bf16' if bf16 else 'fp32'} | {label(r)} "
-                    f"| {r['padding']:.1%} | {r['tokens_per_s']:,.0f} | {vs_reference} "
-                    f"| {same_batches} | {r['peak_mib']:.0f} ({r['memory_kind']}) |"
-                )
+    lines += table_rows(rows)
     table = "\n".join(lines) + "\n"
     print()
     print(table)

@@ -69,3 +69,30 @@ def test_the_tagger_configuration_tags_from_words_with_the_projects_model_config
     assert row["tokens_per_s"] > 0
     assert 0.0 <= row["padding"] < 0.2  # the Tagger's own batches: sorted by length, a token budget
     assert row["memory_kind"] == "RSS growth" and row["peak_mib"] >= 0
+
+
+def test_table_rows_compare_each_row_with_torch_measured_with_the_same_malloc_setting():
+    def row(name, encoder, batching, keep, rate):
+        return dict(
+            name=name, encoder=encoder, h=4, batching=batching, mode="tag", bf16=False, keep_freed_memory=keep,
+            tokens_per_s=rate, padding=0.05, peak_mib=10.0, memory_kind="RSS growth",
+        )
+
+    rows = [
+        row("torch encoder, random batches (reference)", "torch", "random", True, 100.0),
+        row("torch encoder, random batches (reference)", "torch", "random", False, 50.0),
+        row("torch encoder, bucketed batches", "torch", "bucketed", True, 200.0),
+        row("torch encoder, bucketed batches", "torch", "bucketed", False, 80.0),
+        row("postag manual attention, bucketed batches", "postag", "bucketed", True, 300.0),
+        row("postag manual attention, bucketed batches", "postag", "bucketed", False, 120.0),
+    ]
+    lines = benchmark.table_rows(rows)
+    assert len(lines) == len(rows)
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    # configuration, vs reference, vs torch on the same batches
+    assert [(c[2], c[5], c[6]) for c in cells[4:]] == [
+        ("postag manual attention, bucketed batches", "3.00x", "1.50x"),
+        ("postag manual attention, bucketed batches, glibc malloc defaults", "2.40x", "1.50x"),
+    ]
+    assert cells[1][2] == "torch encoder, file order (reference), glibc malloc defaults"
+    assert cells[0][6] == ""  # torch's own rows have no same-batches ratio
