@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from postag.checkpoint import load_tagger
-from postag.data import Batch, LengthBucketSampler, Vocabularies, collate
+from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.model import SequenceTooLongError
 from postag.module import TaggerModule
 
@@ -112,11 +112,11 @@ class Tagger:
         lengths = [len(sentences[i]) for i in real]
         for batch_ids in LengthBucketSampler(lengths, self.batch_size, shuffle=False, max_tokens=self.max_tokens):
             ids = [real[j] for j in batch_ids]
-            batch = collate([self.vocab.encode(sentences[i]) for i in ids])
+            batch = self.vocab.encode_batch([sentences[i] for i in ids])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                best = self.model(self._to_device(batch)).argmax(dim=-1).cpu()  # (B, S)
-            for row, i in enumerate(ids):
-                results[i] = [self.vocab.tags.itos[t] for t in best[row, : len(sentences[i])].tolist()]
+                best = self.model(self._to_device(batch)).argmax(dim=-1).tolist()  # (B, S)
+            for row, i in zip(best, ids):
+                results[i] = [self.vocab.tags.itos[t] for t in row[: len(sentences[i])]]
         return results
 
     def _to_device(self, batch: Batch) -> Batch:

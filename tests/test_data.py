@@ -332,3 +332,28 @@ def test_an_empty_sentence_encodes_to_empty_fields_of_the_usual_shapes():
     empty = Vocabularies.from_training(train, train, min_freq=1).encode([])
     assert empty.words.shape == empty.shapes.shape == empty.suffixes.shape == empty.tags.shape == (0,)
     assert empty.chars.shape == (0, MAX_WORD_CHARS)
+
+
+@pytest.mark.parametrize(
+    "sentences",
+    [
+        [["The", "cat", "sat", "."], ["A", "dog"], ["antidisestablishmentarianism", "3-D", "Zoë"]],
+        [["dog"], [], ["The", "mat"]],  # an empty sentence among others
+        [[], []],  # nothing but empty sentences
+    ],
+)
+def test_encode_batch_gives_the_batch_that_encoding_and_collating_give(sentences):
+    train = [(["The", "cat", "sat", "on", "the", "mat", "."], ["DT", "NN", "VBD", "IN", "DT", "NN", "."])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    batch = vocab.encode_batch(sentences)
+    expected = collate([vocab.encode(words) for words in sentences])
+    for name in ("tokens", "labels", "mask", "chars", "shapes", "suffixes"):
+        got, want = getattr(batch, name), getattr(expected, name)
+        assert got.dtype == want.dtype and got.shape == want.shape, name
+        assert torch.equal(got, want), name
+
+
+def test_encode_batch_needs_a_sentence():
+    train = [(["a"], ["DT"])]
+    with pytest.raises(ValueError, match="at least one sentence"):
+        Vocabularies.from_training(train, train, min_freq=1).encode_batch([])
