@@ -28,6 +28,7 @@ import os
 import platform
 import random
 import resource
+import shlex
 import statistics
 import sys
 import time
@@ -432,7 +433,7 @@ def main() -> None:
         f" ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__},"
         f" device {args.device}, data: {source}; unless a row says otherwise, freed memory is kept for reuse"
         " (postag.cpu.keep_freed_memory).",
-        f"Command: `python bench/benchmark.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"Command: `python bench/benchmark.py {shlex.join(sys.argv[1:])}`".rstrip(),
         "",
         "| stage | precision | configuration | padding | real tokens/s | vs reference | vs torch encoder, same batches "
         "| peak memory (MiB) |",
