@@ -173,15 +173,13 @@ def measure(job: dict, queue: mp.Queue) -> None:
     device = torch.device(job["device"])
     train_sents, test_sents, _ = load_sentences()
     vocab = Vocabularies.from_training(train_sents, train_sents, min_freq=1)
-    train = [vocab.encode(w, t) for w, t in train_sents]
-    test = [vocab.encode(w, t) for w, t in test_sents]
-    if job["encoder"] == "tagger":
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if job["device"] == "cuda":
-            torch.cuda.reset_peak_memory_stats()
+    if job["encoder"] == "tagger":  # the Tagger encodes the words itself
+        rss_before = start_memory_measurement(job["device"])
         row = {**job, **tag_with_tagger(job, vocab, test_sents)}
         queue.put({**row, **peak_memory(job["device"], rss_before)})
         return
+    train = [vocab.encode(w, t) for w, t in train_sents]
+    test = [vocab.encode(w, t) for w, t in test_sents]
     sizes = dict(vocab_size=len(vocab.words), tags=len(vocab.tags), hidden_n=128, n=3, h=job["h"], ff_dim=512)
     if job["encoder"] in ("torch", "torch-defaults"):
         model = TorchEncoderTagger(**sizes, torch_defaults=job["encoder"] == "torch-defaults")
@@ -193,9 +191,7 @@ def measure(job: dict, queue: mp.Queue) -> None:
         model.encoder.compile(dynamic=True)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=job["bf16"])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
+    rss_before = start_memory_measurement(device.type)
 
     def to_device(batch):
         return batch.tokens.to(device), batch.labels.to(device), batch.mask.to(device)
@@ -258,6 +254,13 @@ def measure(job: dict, queue: mp.Queue) -> None:
     queue.put({**row, **peak_memory(device.type, rss_before)})
 
 
+def start_memory_measurement(device_type: str) -> int:
+    """Resets CUDA's peak counter; returns the process's peak RSS so far (KiB), for peak_memory."""
+    if device_type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def peak_memory(device_type: str, rss_before: int) -> dict:
     if device_type == "cuda":
         return {"peak_mib": torch.cuda.max_memory_allocated() / 2**20, "memory_kind": "GPU allocated"}
@@ -310,7 +313,8 @@ TAGGER_JOBS = [
 ]
 
 
-MALLOC_SETTINGS = ("keep", "glibc", "both")
+# --malloc: whether the measuring processes call keep_freed_memory
+KEEP_FREED_MEMORY = {"keep": [True], "glibc": [False], "both": [True, False]}
 
 
 def label(row: dict) -> str:
@@ -366,7 +370,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--malloc",
-        choices=MALLOC_SETTINGS,
+        choices=list(KEEP_FREED_MEMORY),
         default="keep",
         help="keep: freed memory is kept for reuse (postag.cpu.keep_freed_memory, as `postag tag` does); "
         "glibc: glibc's defaults, which hand freed memory back; both: every configuration both ways",
@@ -378,7 +382,7 @@ def main() -> None:
     precisions = [False, True] if args.bf16 else [False]
     specs = [(spec, False) for spec in JOBS] + ([(spec, True) for spec in COMPILED_JOBS] if args.compile else [])
     stages = [stage for stage in ("train", "tag") if stage in args.stages.split(",")]
-    keep_settings = {"keep": [True], "glibc": [False], "both": [True, False]}[args.malloc]
+    keep_settings = KEEP_FREED_MEMORY[args.malloc]
     jobs = []
     for mode in stages:
         for bf16 in precisions:
