@@ -1,4 +1,4 @@
-"""Score a checkpoint: `python evaluate.py ckpt_path=PATH [data.test_file=FILE] [compare_to=OTHER]`."""
+"""Score a checkpoint: `python evaluate.py ckpt_path=PATH [data=conllu] [data.test_file=FILE] [compare_to=OTHER]`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from postag.checkpoint import load_tagger
 from postag.config import validate
 from postag.errors import USER_ERRORS, describe
-from postag.report import compare_rows, format_comparison, write_comparison_csv
+from postag.report import compare_rows, format_comparison, with_unseen_tags, write_comparison_csv
 from postag.runs import build_trainer, print_comparison, print_per_tag, scalar_metrics, write_reports
 
 
@@ -27,7 +27,7 @@ def score(cfg: DictConfig, ckpt_path: str) -> tuple[dict, list[dict]]:
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = scalar_metrics(trainer)
     metrics["ckpt_path"] = str(ckpt_path)
-    return metrics, model.test_per_tag
+    return metrics, with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))
 
 
 def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
@@ -47,7 +47,9 @@ def main(cfg: DictConfig) -> float:
 
 def report(cfg: DictConfig) -> float:
     metrics, per_tag = evaluate(cfg)
-    data_name = cfg.data.test_file or "CoNLL-2000 test split"
+    data_name = cfg.data.test_file or (
+        "CoNLL-2000 test split" if cfg.data.format == "conll2000" else f"test split of {cfg.data.data_dir}"
+    )
     print_per_tag(per_tag, title=f"per-tag results, {data_name}")
     tokens = sum(r["support"] for r in per_tag)
     print(f"test accuracy (micro, {tokens} tokens): {metrics['test/acc']:.4f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,10 @@ from omegaconf import DictConfig
 from postag.checkpoint import existing_checkpoint, latest_checkpoint
 from postag.config import validate
 from postag.errors import USER_ERRORS, describe
-from postag.runs import build_model, build_trainer, log_hparams_with_metrics, scalar_metrics, write_reports
+from postag.report import with_unseen_tags
+from postag.runs import build_model, build_trainer, epochs_for, log_hparams_with_metrics, scalar_metrics, write_reports
+
+log = logging.getLogger(__name__)
 
 
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
@@ -35,6 +39,10 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    if cfg.get("min_steps"):
+        batches = len(datamodule.train_dataloader())
+        cfg.trainer.max_epochs = epochs_for(cfg.trainer.max_epochs, cfg.min_steps, batches, cfg.trainer.accumulate_grad_batches)
+        log.info("min_steps=%d: %d epochs of %d batches", cfg.min_steps, cfg.trainer.max_epochs, batches)
     model = build_model(cfg.model, datamodule.vocab)
     trainer = build_trainer(cfg)
 
@@ -52,7 +60,7 @@ def train(cfg: DictConfig) -> dict:
         best = "best" if checkpoint is not None and checkpoint.best_model_path else None
         trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(scalar_metrics(trainer))
-        per_tag = model.test_per_tag
+        per_tag = with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))
         if best:
             metrics["best_checkpoint"] = checkpoint.best_model_path
     if trainer.is_global_zero:

@@ -48,8 +48,8 @@ from postag.data import (  # noqa: E402
     LengthBucketSampler,
     Vocabularies,
     collate,
+    CoNLL2000Reader,
     default_data_dir,
-    find_split,
     padding_share,
     read_conll,
 )
@@ -62,7 +62,7 @@ TAGS = "NN IN NNP DT JJ NNS , . CD VBD RB VB CC TO VBZ VBN PRP VBG VBP MD POS PR
 
 def load_sentences(seed: int = 0) -> tuple[list, list, str]:
     data_dir = default_data_dir()
-    train_path, test_path = find_split(data_dir, "train"), find_split(data_dir, "test")
+    train_path, test_path = CoNLL2000Reader().find(data_dir, "train"), CoNLL2000Reader().find(data_dir, "test")
     if train_path and test_path:
         return read_conll(train_path), read_conll(test_path), f"CoNLL-2000 from {data_dir}"
     rng = random.Random(seed)

@@ -75,5 +75,6 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     if sizes != (vocab.tags.itos, len(vocab.words), len(vocab.chars), len(vocab.suffixes)):
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])
+    model.vocab = vocab
     model.eval()
     return model, vocab

@@ -1,6 +1,6 @@
 """The ``postag`` command.
 
-    postag tag --ckpt PATH [FILE] [--tokenize] [--format tsv|inline]
+    postag tag --ckpt PATH [FILE] [--tokenize] [--format tsv|inline|conllu] [--input-format text|conllu]
     postag sweep-summary SWEEP_DIR
 """
 
@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from postag.model import SequenceTooLongError
 
 
 class InputError(ValueError):
@@ -20,23 +19,30 @@ class InputError(ValueError):
 
 
 def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[tuple[int, list[str]]]:
-    """(line number, tokens) per input line; an empty line is an empty sentence.
-
-    Lines are decoded one at a time, so a bad byte is reported on its own line.
-    """
+    """(line number, tokens) per input line; an empty line is an empty sentence."""
     from postag.tagger import tokenize as split
 
-    for line_number, raw in enumerate(lines, start=1):
-        try:
-            text = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
+    for line_number, text in decoded_lines(lines, source):
         yield line_number, split(text) if tokenize else text.split()
 
 
-def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str) -> None:
+def decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, decoded one at a time so that a bad byte is reported on its own line."""
+    for line_number, raw in enumerate(lines, start=1):
+        try:
+            yield line_number, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
+
+
+def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, conllu_column: int) -> None:
     if style == "inline":
         out.write(" ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "\n")
+    elif style == "conllu":
+        from postag.data.conllu import format_sentence
+
+        if words:  # CoNLL-U has no empty sentences
+            out.write(format_sentence(words, tags, conllu_column))
     else:  # one token a line, a blank line after each sentence (CoNLL-like)
         out.writelines(f"{w}\t{t}\n" for w, t in zip(words, tags))
         out.write("\n")
@@ -46,6 +52,8 @@ def tag_command(args: argparse.Namespace) -> int:
     from postag.cpu import keep_freed_memory
     from postag.tagger import Tagger
 
+    if args.tokenize and args.input_format == "conllu":
+        raise InputError("--tokenize is for plain text; CoNLL-U input is tokenised already")
     # A process of its own: batch after batch reuses the memory of the last (docs/benchmarks.md).
     keep_freed_memory()
 
@@ -61,20 +69,25 @@ def tag_command(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         source, handle = str(path), open(path, "rb")
+    from postag.data.conllu import TAG_COLUMNS, parse
+
+    column = TAG_COLUMNS[tagger.vocab.conllu_column]  # where the model's kind of tag goes in CoNLL-U
+    style = args.format or ("conllu" if args.input_format == "conllu" else "tsv")
     with handle:
-        numbered = list(read_sentences(handle, source, args.tokenize))
-    sentences = [words for _, words in numbered]
-    try:
-        tags = tagger.tag_sentences(sentences)
-    except SequenceTooLongError:
-        limit = tagger.max_len
-        line, words = next((n, w) for n, w in numbered if len(w) > limit)
-        raise InputError(
-            f"{source}:{line}: a sentence of {len(words)} tokens; this model takes at most {limit} "
-            f"(split the line into shorter sentences)"
-        ) from None
+        if args.input_format == "conllu":
+            document = list(parse(decoded_lines(handle, source), source))
+            sentences = [sentence.words for sentence in document]
+        else:
+            document = None
+            sentences = [words for _, words in read_sentences(handle, source, args.tokenize)]
+    tags = tagger.tag_sentences(sentences)
+    if document is not None and style == "conllu":
+        # The file as it was, with the predicted tags in the model's column of its syntactic words.
+        for sentence, sentence_tags in zip(document, tags):
+            sys.stdout.write("\n".join(sentence.with_tags(sentence_tags, column)) + "\n\n")
+        return 0
     for words, sentence_tags in zip(sentences, tags):
-        write_tagged(sys.stdout, words, sentence_tags, args.format)
+        write_tagged(sys.stdout, words, sentence_tags, style, column)
     return 0
 
 
@@ -96,8 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tag.add_argument("file", nargs="?", help="input file (default: standard input)")
     tag.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
-    tag.add_argument("--tokenize", action="store_true", help="plain text: split punctuation and clitics off words")
-    tag.add_argument("--format", choices=("tsv", "inline"), default="tsv", help="word<TAB>tag lines, or word/TAG")
+    tag.add_argument(
+        "--tokenize",
+        action="store_true",
+        help="plain English text: split punctuation and clitics off words (English only; "
+        "other languages must come tokenised, tokens separated by spaces)",
+    )
+    tag.add_argument(
+        "--input-format",
+        choices=("text", "conllu"),
+        default="text",
+        help="text: one sentence a line; conllu: a CoNLL-U file, whose syntactic words are tagged "
+        "(multiword tokens, empty nodes and comments are kept as they are)",
+    )
+    tag.add_argument(
+        "--format",
+        choices=("tsv", "inline", "conllu"),
+        default=None,
+        help="word<TAB>tag lines, word/TAG, or CoNLL-U with the tag in the UPOS or XPOS column the model "
+        "was trained on (default: conllu for CoNLL-U input, else tsv); CoNLL-U input comes back whole",
+    )
     tag.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     # Defaults are Tagger's (postag.tagger.BATCH_SIZE, MAX_TOKENS); importing them here would load
     # torch and Lightning before every command, --help included.

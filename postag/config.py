@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, ListConfig
 
+from postag.data.corpus import FORMATS
 from postag.model import ATTENTION_IMPLEMENTATIONS
 
 
@@ -54,12 +55,14 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "model.attention", lambda v: v in ATTENTION_IMPLEMENTATIONS, " or ".join(ATTENTION_IMPLEMENTATIONS))
         _check(cfg, "model.lr_schedule", lambda v: v in ("cosine", "constant"), "cosine or constant")
     if cfg.get("data") is not None:
+        _check(cfg, "data.format", lambda v: v in FORMATS, " or ".join(FORMATS))
         _check(cfg, "data.batch_size", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.val_fraction", lambda v: isinstance(v, (int, float)) and 0.0 < v < 1.0, "a number in (0, 1)")
         _check(cfg, "data.unk_replace", lambda v: isinstance(v, (int, float)) and 0.0 <= v < 1.0, "a number in [0, 1)")
         _check(cfg, "data.unk_rare_alpha", lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
         _check(cfg, "data.min_freq", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     if cfg.get("trainer") is not None:
         _check(cfg, "trainer.max_epochs", lambda v: v is None or (_is_int(v) and v >= -1), "an integer (-1: no limit)")
         _check(cfg, "trainer.accumulate_grad_batches", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")

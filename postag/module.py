@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from postag.data import IGNORE_INDEX, N_SHAPES, UNK_ID, Batch
+from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, N_SHAPES, UNK_ID, Batch, Vocabularies
 from postag.model import Transformer, WordFeatures
-from postag.report import confusion_figure, per_tag_figure, per_tag_rows
+from postag.report import UNSEEN_TAGS, confusion_figure, per_tag_figure, per_tag_rows
+from postag.windows import windowed
 
 
 def _as_random_state(state) -> tuple:
@@ -44,7 +45,7 @@ class TaggerModule(L.LightningModule):
         positional: bool = False,
         max_len: int = 256,
         norm_first: bool = True,
-        lr: float = 1e-3,
+        lr: float = 0.005,
         weight_decay: float = 0.01,
         betas: tuple[float, float] = (0.9, 0.98),
         eps: float = 1e-8,
@@ -79,6 +80,9 @@ class TaggerModule(L.LightningModule):
         char_kernels = tuple(int(k) for k in char_kernels)
         self.save_hyperparameters()
         self.tag_names = tag_names
+        # The vocabularies the model reads and writes; saved with every checkpoint (on_save_checkpoint),
+        # set by whoever builds the model from data (postag.runs.build_model) or loads it.
+        self.vocab: Vocabularies | None = None
 
         def member() -> nn.ModuleDict:
             """One tagger: word-internal features, the encoder and the tag head."""
@@ -116,7 +120,9 @@ class TaggerModule(L.LightningModule):
         # model.ensemble > 1: more taggers, each with its own random initialisation and dropout,
         # trained side by side on the same batches; predictions average their probabilities.
         self.extra_members = nn.ModuleList(member() for _ in range(ensemble - 1))
-        num_tags = len(tag_names)
+        # Labels run one past the head's tags: that last class is every gold tag the training data
+        # never had (Vocabularies.unseen_tag_id), never predicted, so always scored as wrong.
+        num_tags = len(tag_names) + 1
         # One metric object per stage: Lightning computes and resets each at epoch end.
         self.train_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
         self.val_acc = MulticlassAccuracy(num_tags, average="micro", ignore_index=IGNORE_INDEX)
@@ -133,6 +139,8 @@ class TaggerModule(L.LightningModule):
     # epoch draws the same dropout masks and word dropout as the run it continues.
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["rng_states"] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if self.vocab is not None:
+            checkpoint[CHECKPOINT_KEY] = self.vocab.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         states = checkpoint.get("rng_states")
@@ -160,8 +168,15 @@ class TaggerModule(L.LightningModule):
         """Each tagger's logits, (B, S, T) each."""
         logits = []
         for word_features, encoder, head in self.members():
-            extra = word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None
-            logits.append(head(encoder(batch.tokens, batch.mask, extra)))
+
+            def tagger(part: Batch) -> torch.Tensor:
+                extra = word_features(part.chars, part.shapes, part.suffixes)  # (B, S, H) or None
+                return head(encoder(part.tokens, part.mask, extra))  # (B, S, T)
+
+            if encoder.position_embedding is None:
+                logits.append(tagger(batch))
+            else:  # longer sentences than the position table run in overlapping windows
+                logits.append(windowed(tagger, batch, encoder.max_len))
         return logits
 
     @staticmethod
@@ -177,12 +192,15 @@ class TaggerModule(L.LightningModule):
 
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         member_logits = self.member_logits(batch)  # each (B, S, T)
-        # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped.
+        # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped, and so
+        # are gold tags the training data never had (the label past the head), which no logit can
+        # stand for: the accuracies count those as wrong.
         # Each tagger learns from its own loss; the mean keeps the loss on one tagger's scale.
+        targets = batch.labels.masked_fill(batch.labels == len(self.tag_names), IGNORE_INDEX).flatten()
         losses = [
             F.cross_entropy(
                 logits.flatten(0, 1),
-                batch.labels.flatten(),
+                targets,
                 ignore_index=IGNORE_INDEX,
                 label_smoothing=self.hparams.label_smoothing,
             )
@@ -229,8 +247,12 @@ class TaggerModule(L.LightningModule):
     def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> tuple[list[dict], torch.Tensor]:
         confusion = confusion_metric.compute().cpu()
         confusion_metric.reset()
-        rows = per_tag_rows(confusion, self.tag_names)
-        present = {f"{stage}/acc_per_tag/{r['tag']}": r["accuracy"] for r in rows if r["accuracy"] is not None}
+        rows = per_tag_rows(confusion, [*self.tag_names, UNSEEN_TAGS])
+        present = {
+            f"{stage}/acc_per_tag/{r['tag']}": r["accuracy"]
+            for r in rows
+            if r["accuracy"] is not None and r["tag"] != UNSEEN_TAGS
+        }
         # identical on every process (the confusion matrix is synced), so syncing changes nothing
         self.log_dict(present, on_epoch=True, sync_dist=True)
         return rows, confusion
@@ -243,13 +265,13 @@ class TaggerModule(L.LightningModule):
         name = {"val": "validation", "test": "test"}[stage]
         experiment.add_figure(
             f"{stage}/acc_per_tag_chart",
-            per_tag_figure(rows, f"{name} accuracy per tag (by support)"),
+            per_tag_figure([r for r in rows if r["tag"] != UNSEEN_TAGS], f"{name} accuracy per tag (by support)"),
             global_step=self.global_step,
             close=True,
         )
         experiment.add_figure(
             f"{stage}/confusion_matrix",
-            confusion_figure(confusion, self.tag_names, f"{name} confusions (row-normalised), step {self.global_step}"),
+            confusion_figure(confusion, [*self.tag_names, UNSEEN_TAGS], f"{name} confusions (row-normalised), step {self.global_step}"),
             global_step=self.global_step,
             close=True,
         )

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 
 FIELDS = ("tag", "support", "accuracy", "precision", "recall", "f1")
+# The label class of every gold tag the training data never had (one past the model's tags)
+UNSEEN_TAGS = "<not in training>"
 
 
 def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
@@ -34,6 +36,16 @@ def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
             f1 = 2 * precision * recall / (precision + recall)
         rows.append({"tag": name, "support": n, "accuracy": recall, "precision": precision, "recall": recall, "f1": f1})
     return rows
+
+
+def with_unseen_tags(rows: list[dict], unseen: dict[str, int]) -> list[dict]:
+    """``rows`` with the UNSEEN_TAGS class replaced by a row for each such tag and its count:
+    never predicted, so accuracy 0, and marked as not in training."""
+    kept = [r for r in rows if r["tag"] != UNSEEN_TAGS]
+    return kept + [
+        {"tag": f"{tag} (not in training)", "support": n, "accuracy": 0.0, "precision": None, "recall": 0.0, "f1": 0.0}
+        for tag, n in sorted(unseen.items())
+    ]
 
 
 def worst_first(rows: list[dict]) -> list[dict]:

@@ -10,7 +10,6 @@ import torch
 
 from postag.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
-from postag.model import SequenceTooLongError
 from postag.module import TaggerModule
 
 # Penn Treebank-like splitting for plain text: abbreviations with dots (U.S.), numbers
@@ -82,12 +81,6 @@ class Tagger:
             model, vocab, device=device, batch_size=batch_size, bf16=bf16, max_tokens=max_tokens, compile=compile
         )
 
-    @property
-    def max_len(self) -> int | None:
-        """Longest sentence the model accepts (None: no limit, the model has no positions)."""
-        encoder = self.model.encoder
-        return encoder.max_len if encoder.position_embedding is not None else None
-
     def tag(self, words: Sequence[str]) -> list[str]:
         """Tags of one tokenised sentence."""
         return self.tag_sentences([words])[0]
@@ -96,17 +89,11 @@ class Tagger:
     def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """Tags of many sentences, in their order; batched by length, so little work goes to padding.
 
-        An empty sentence gets no tags. A sentence longer than ``max_len`` raises
-        SequenceTooLongError naming its (0-based) index.
+        An empty sentence gets no tags. A sentence longer than the model's positions is tagged
+        in overlapping windows (``postag.windows``).
         """
         if isinstance(sentences, str) or any(isinstance(s, str) for s in sentences):
             raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
-        limit = self.max_len
-        for index, words in enumerate(sentences):
-            if limit is not None and len(words) > limit:
-                raise SequenceTooLongError(
-                    f"sentence {index} has {len(words)} tokens; this model takes at most max_len={limit}"
-                )
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, words in enumerate(sentences) if len(words) > 0]
         lengths = [len(sentences[i]) for i in real]

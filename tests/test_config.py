@@ -76,6 +76,7 @@ def test_best_recipe_is_three_char_taggers_trained_on_a_larger_share(tmp_path):
     assert best.model.ensemble == 3 and char.model.ensemble == 1
     assert {**best.model, "ensemble": 1} == {**char.model}
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
+    assert best.min_steps == 2500 and char.min_steps is None
     assert "char_n" not in best  # the model keys stay under model
     # command-line overrides still win over the recipe
     overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=1"], tmp_path)
@@ -187,3 +188,38 @@ def test_slurm_launcher_config_follows_the_trainer(tmp_path):
     assert launcher._target_.endswith("SlurmLauncher")
     # one task per device on every node, as Lightning's DDP under SLURM expects
     assert (launcher.tasks_per_node, launcher.gpus_per_node, launcher.nodes) == (4, 4, 2)
+
+
+@pytest.mark.parametrize("group, node", [("model", "base"), ("data", "conll2000")])
+def test_config_values_are_the_constructors_defaults(group, node, tmp_path):
+    """A value the Python API and the command line both give must be the same value."""
+    import inspect
+
+    cfg = compose_config("train", [f"{group}={node}"], tmp_path)[group]
+    target = instantiate({"_target_": "hydra.utils.get_class", "path": cfg._target_})
+    parameters = inspect.signature(target.__init__).parameters
+    differing = {
+        key: (value, parameters[key].default)
+        for key, value in cfg.items()
+        if key in parameters and parameters[key].default is not inspect.Parameter.empty
+        and key != "data_dir"  # composed from the test's overrides
+        and (list(value) if hasattr(value, "__len__") and not isinstance(value, str) else value)
+        != (list(parameters[key].default) if isinstance(parameters[key].default, tuple) else parameters[key].default)
+    }
+    assert differing == {}
+
+
+@pytest.mark.parametrize("node, format, tag_column", [("conll2000", "conll2000", 1), ("conllu", "conllu", "upos"), ("columns", "columns", 1)])
+def test_data_groups_build_one_data_module_with_their_reader(node, format, tag_column, tmp_path):
+    cfg = compose_config("train", [f"data={node}"], tmp_path)
+    dm = instantiate(cfg.data)
+    assert type(dm).__name__ == "TaggingDataModule" and dm.format == format == dm.reader.name
+    assert getattr(dm.reader, "tag_column", None) == tag_column
+
+
+@pytest.mark.parametrize(
+    "max_epochs, min_steps, batches, accumulate, expected",
+    [(10, None, 100, 1, 10), (10, 2500, 274, 1, 10), (10, 2500, 108, 1, 24), (10, 2500, 108, 2, 47), (-1, 2500, 10, 1, -1)],
+)
+def test_min_steps_raises_the_epochs_of_short_corpora_only(max_epochs, min_steps, batches, accumulate, expected):
+    assert runs.epochs_for(max_epochs, min_steps, batches, accumulate) == expected

@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from postag.data import (
+    CHECKPOINT_KEY,
     IGNORE_INDEX,
     MAX_WORD_CHARS,
     PAD_ID,
     UNK_ID,
     N_SHAPES,
-    CoNLL2000DataModule,
+    TaggingDataModule,
     CorpusFormatError,
     LengthBucketSampler,
     Example,
@@ -91,7 +92,7 @@ def test_word_vocabulary_specials_and_min_freq():
 
 @pytest.fixture
 def fixture_datamodule():
-    dm = CoNLL2000DataModule(data_dir=str(FIXTURES), batch_size=4, val_fraction=0.2, download=False)
+    dm = TaggingDataModule(data_dir=str(FIXTURES), batch_size=4, val_fraction=0.2, download=False)
     dm.prepare_data()
     dm.setup()
     return dm
@@ -113,7 +114,7 @@ def test_vocabulary_comes_from_training_sentences_only(fixture_datamodule):
 
 def test_split_is_reproducible_and_seeded():
     def val_ids(seed):
-        dm = CoNLL2000DataModule(data_dir=str(FIXTURES), val_fraction=0.3, split_seed=seed, download=False)
+        dm = TaggingDataModule(data_dir=str(FIXTURES), val_fraction=0.3, split_seed=seed, download=False)
         dm.setup("fit")
         return [example.words.tolist() for example in dm.val_set]
 
@@ -121,15 +122,28 @@ def test_split_is_reproducible_and_seeded():
     assert any(val_ids(1) != val_ids(s) for s in (2, 3, 4))
 
 
-def test_tag_unseen_in_training_is_a_clear_error(tmp_path):
-    test_file = write(tmp_path / "odd.txt", "Hello UH O\n\n")
-    dm = CoNLL2000DataModule(data_dir=str(FIXTURES), test_file=str(test_file), download=False)
-    with pytest.raises(UnknownTagError, match="odd.txt: tag\\(s\\) UH never occur in the training data"):
+def test_data_mostly_under_unseen_tags_is_refused(tmp_path):
+    test_file = write(tmp_path / "odd.txt", "Hello UH O\nthere UH O\n. . O\n\n")
+    dm = TaggingDataModule(data_dir=str(FIXTURES), test_file=str(test_file), download=False)
+    with pytest.raises(UnknownTagError, match="odd.txt: 2 of 3 tokens have tags the model never learned \\(UH\\)"):
         dm.setup("test")
 
 
+def test_a_few_unseen_gold_tags_are_counted_labelled_past_the_model_and_warned_once(tmp_path, caplog):
+    test_file = write(tmp_path / "odd.txt", "Hello UH O\nthe DT B-NP\ncat NN I-NP\n. . O\n\n")
+    dm = TaggingDataModule(data_dir=str(FIXTURES), test_file=str(test_file), download=False)
+    with caplog.at_level("WARNING"):
+        dm.setup("test")
+    assert dm.unseen_tags["test"] == {"UH": 1}
+    labels = dm.test_set[0].tags.tolist()
+    assert labels[0] == dm.vocab.unseen_tag_id == len(dm.vocab.tags)  # one past the model's tags
+    assert labels[1:] == dm.vocab.tags.encode(["DT", "NN", "."])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "odd.txt: 1 tokens have 1 tags never seen in training (UH)" in warnings[0]
+
+
 def test_missing_data_without_download_names_the_directory(tmp_path):
-    dm = CoNLL2000DataModule(data_dir=str(tmp_path), download=False)
+    dm = TaggingDataModule(data_dir=str(tmp_path), download=False)
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         dm.prepare_data()
 
@@ -267,13 +281,16 @@ def test_loaders_yield_padded_batches(fixture_datamodule):
     assert ((batch.labels == IGNORE_INDEX) == ~batch.mask).all()
 
 
-def test_state_dict_carries_vocabularies(fixture_datamodule):
+def test_state_dict_carries_the_batch_seed_and_vocabularies_round_trip(fixture_datamodule):
     state = fixture_datamodule.state_dict()
-    assert set(state) == {"words", "tags", "chars", "suffixes", "batch_seed"}
-    restored = CoNLL2000DataModule(data_dir="unused")
+    assert set(state) == {"batch_seed"}  # the vocabularies travel with the model
+    restored = TaggingDataModule(data_dir="unused")
     restored.load_state_dict(state)
-    assert restored.state_dict() == state  # vocabularies and the batch-order seed
-    assert vocabularies_from_checkpoint({"CoNLL2000DataModule": state}).state_dict() == restored.vocab.state_dict()
+    assert restored.batch_seed == fixture_datamodule.batch_seed
+    vocab = fixture_datamodule.vocab
+    for key in (CHECKPOINT_KEY, "CoNLL2000DataModule"):  # today's key, and the one checkpoints had before it
+        again = vocabularies_from_checkpoint({key: vocab.state_dict()})
+        assert again.state_dict() == vocab.state_dict()
     with pytest.raises(ValueError, match="no postag vocabulary"):
         vocabularies_from_checkpoint({"state_dict": {}})
 
@@ -290,7 +307,7 @@ def test_state_dict_carries_vocabularies(fixture_datamodule):
 )
 def test_invalid_datamodule_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        CoNLL2000DataModule(**kwargs)
+        TaggingDataModule(**kwargs)
 
 
 def _encoded_one_word_at_a_time(vocab: Vocabularies, words: list[str]) -> list[list[int]]:

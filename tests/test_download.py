@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import postag.data as data
-from postag.data import CoNLL2000DataModule, DownloadError, download
+import postag.data.datamodule as datamodule
+from postag.data import TaggingDataModule, DownloadError, download
 
 from tiny_corpus import TINY_DIR as FIXTURES
 
@@ -73,12 +74,12 @@ def test_unreachable_url_names_url_directory_and_env_variable(server, tmp_path):
 def test_prepare_data_downloads_missing_splits_then_reads_them(server, tmp_path, monkeypatch):
     base, served = server
     monkeypatch.setattr(
-        data,
+        datamodule,
         "SPLITS",
         {split: (f"{split}.txt.gz", md5_of(served / f"{split}.txt.gz")) for split in ("train", "test")},
     )
     target = tmp_path / "data"
-    dm = CoNLL2000DataModule(data_dir=str(target), val_fraction=0.2, base_url=base)
+    dm = TaggingDataModule(data_dir=str(target), val_fraction=0.2, base_url=base)
     dm.prepare_data()
     assert sorted(p.name for p in target.iterdir()) == ["test.txt.gz", "train.txt.gz"]
     dm.setup()
@@ -87,9 +88,9 @@ def test_prepare_data_downloads_missing_splits_then_reads_them(server, tmp_path,
 
 def test_data_dir_defaults_to_environment_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("POSTAG_DATA_DIR", str(tmp_path))
-    assert CoNLL2000DataModule().data_dir == tmp_path
+    assert TaggingDataModule().data_dir == tmp_path
     monkeypatch.delenv("POSTAG_DATA_DIR")
-    assert CoNLL2000DataModule().data_dir.name == "data"
+    assert TaggingDataModule().data_dir.name == "data"
 
 
 def test_official_checksums_are_the_published_ones():

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from postag.data import CHECKPOINT_KEY
 from postag.sweep import summarize
 
 from conftest import FIXTURES, SMALL_MODEL, run
@@ -70,9 +71,11 @@ def test_checkpoint_loads_with_weights_only_and_carries_vocabularies(trained_run
     checkpoint = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
     hparams = checkpoint["hyper_parameters"]
     assert hparams["positional"] is True and hparams["hidden_n"] == 16
-    state = checkpoint["CoNLL2000DataModule"]
+    state = checkpoint[CHECKPOINT_KEY]
     assert state["words"][:2] == ["<pad>", "<unk>"]
     assert state["tags"] == hparams["tag_names"]
+    assert state["conllu_column"] == "xpos"  # CoNLL-2000's tags are the Penn Treebank's own
+    assert set(checkpoint["TaggingDataModule"]) == {"batch_seed"}
 
 
 def test_evaluate_scores_a_checkpoint_without_training_data(trained_run, tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from postag.data import find_split, read_conll
+from postag.data import CoNLL2000Reader, read_conll
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("POSTAG_DATA_DIR")
@@ -16,15 +16,15 @@ DATA_DIR = os.environ.get("POSTAG_DATA_DIR")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not DATA_DIR or find_split(Path(DATA_DIR), "train") is None,
+        not DATA_DIR or CoNLL2000Reader().find(DATA_DIR, "train") is None,
         reason="set POSTAG_DATA_DIR to a directory with the CoNLL-2000 files",
     ),
 ]
 
 
 def test_corpus_has_the_published_sizes():
-    train = read_conll(find_split(Path(DATA_DIR), "train"))
-    test = read_conll(find_split(Path(DATA_DIR), "test"))
+    train = read_conll(CoNLL2000Reader().find(DATA_DIR, "train"))
+    test = read_conll(CoNLL2000Reader().find(DATA_DIR, "test"))
     assert (len(train), sum(len(w) for w, _ in train)) == (8936, 211727)
     assert (len(test), sum(len(w) for w, _ in test)) == (2012, 47377)
     assert len({t for _, tags in train for t in tags}) == 44

@@ -9,7 +9,6 @@ import torch
 
 from conftest import FIXTURES, SMALL_MODEL, run
 from postag.data import collate
-from postag.model import SequenceTooLongError
 from postag.report import compare_rows, format_comparison
 from postag.cli import build_parser
 from postag.tagger import BATCH_SIZE, MAX_TOKENS, Tagger, tokenize
@@ -60,11 +59,14 @@ def test_compiled_tagger_gives_the_same_tags(checkpoint):
     assert compiled.tag_sentences(SENTENCES) == eager
 
 
-def test_tagger_rejects_too_long_sentences_and_plain_strings(checkpoint):
+def test_tagger_tags_sentences_longer_than_its_positions_and_rejects_plain_strings(checkpoint):
     tagger = Tagger.load(checkpoint, device="cpu")
-    assert tagger.max_len == 256  # model=pos has positions
-    with pytest.raises(SequenceTooLongError, match="sentence 1 has 257 tokens; this model takes at most max_len=256"):
-        tagger.tag_sentences([["a"], ["a"] * 257])
+    assert tagger.model.encoder.max_len == 256  # model=pos has 256 positions
+    long = (["the", "cat", "sat", "on", "the", "mat", "."] * 45)[:300]
+    tags = tagger.tag_sentences([["a"], long])
+    assert len(tags[1]) == 300 and set(tags[1]) <= set(tagger.vocab.tags.itos)
+    # The first quarter window only ever sees the first window: its tags are those of the sentence cut there.
+    assert tags[1][:64] == tagger.tag(long[:256])[:64]
     with pytest.raises(TypeError, match="lists of words"):
         tagger.tag_sentences(["The cat sat ."])
 
@@ -93,6 +95,15 @@ def test_tag_command_on_stdin_writes_word_tab_tag_with_blank_lines(checkpoint):
     assert blocks[0].splitlines()[0].startswith("the\t")
 
 
+def test_tag_command_tags_a_line_longer_than_the_models_positions(checkpoint, tmp_path):
+    long_line = tmp_path / "long.txt"
+    long_line.write_text("short line\n" + "word " * 300 + "\n")
+    result = postag_cli("tag", "--ckpt", checkpoint, "--format", "inline", long_line)
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert [len(line.split()) for line in lines] == [2, 300]
+
+
 def test_tag_command_on_a_file_inline_and_tokenized(checkpoint, tmp_path):
     text = tmp_path / "input.txt"
     text.write_text("the dog runs.\nthe cat\n", encoding="utf-8")
@@ -107,12 +118,6 @@ def test_tag_command_on_a_file_inline_and_tokenized(checkpoint, tmp_path):
 
 
 def test_tag_command_errors_name_the_file_and_line(checkpoint, tmp_path):
-    long_line = tmp_path / "long.txt"
-    long_line.write_text("short line\n" + "word " * 300 + "\n")
-    result = postag_cli("tag", "--ckpt", checkpoint, long_line)
-    assert result.returncode == 2 and result.stdout == b""
-    assert f"{long_line}:2: a sentence of 300 tokens; this model takes at most 256" in result.stderr.decode()
-
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\u00e9 ok\n".encode("utf-8") + "na\u00efve\n".encode("latin-1"))
     result = postag_cli("tag", "--ckpt", checkpoint, latin1)
@@ -181,3 +186,17 @@ def test_an_ensemble_trains_evaluates_and_tags_from_its_checkpoint(tmp_path):
     # one epoch: the best checkpoint train.py scored is the last one, so the two must agree
     trained = json.loads((out / "metrics.json").read_text())["test/acc"]
     assert json.loads((evaluated / "metrics.json").read_text())["test/acc"] == pytest.approx(trained)
+
+
+def test_a_checkpoint_written_before_the_data_package_still_tags_and_evaluates(tmp_path):
+    """A small model=char checkpoint written by commit 8dd5c96 (vocabularies under the old
+    data module's class name); its tags then, from the same inputs, are kept beside it."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    expected = json.loads((fixtures / "checkpoint-8dd5c96.tags.json").read_text())
+    tagger = Tagger.load(fixtures / "checkpoint-8dd5c96.ckpt", device="cpu")
+    assert tagger.tag_sentences(expected["sentences"]) == expected["tags"]
+    out = tmp_path / "eval"
+    run("evaluate.py", f"ckpt_path={fixtures / 'checkpoint-8dd5c96.ckpt'}", f"data.data_dir={FIXTURES}", f"hydra.run.dir={out}")
+    assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/acc"] <= 1.0

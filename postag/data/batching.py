@@ -1,0 +1,232 @@
+"""Batches: encoded sentences (Example), padded batches with masks (Batch), word dropout,
+and the length-bucketing batch sampler."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
+
+PAD_ID = 0  # padding, in every id field
+UNK_ID = 1  # a word, character or suffix never seen in training
+IGNORE_INDEX = -100  # label of padded positions; cross-entropy and the metrics skip it
+
+
+class Example(NamedTuple):
+    """One encoded sentence, as tensors made once so that batching only copies them.
+
+    Lists are accepted too (``collate`` converts them), which keeps hand-made examples short.
+    """
+
+    words: torch.Tensor  # (S,) word ids
+    tags: torch.Tensor  # (S,) tag ids; empty when the sentence has no tags
+    chars: torch.Tensor  # (S, W) character ids of each word, PAD_ID after its end (W = MAX_WORD_CHARS once encoded)
+    shapes: torch.Tensor  # (S,) word_shape of each word
+    suffixes: torch.Tensor  # (S,) suffix ids
+
+
+def _as_long(values) -> torch.Tensor:
+    return values if isinstance(values, torch.Tensor) else torch.tensor(values, dtype=torch.long)
+
+
+def _char_matrix(chars, width: int = 0) -> torch.Tensor:
+    """(S, W) from a tensor, or from a list of per-word id lists padded with PAD_ID to at
+    least ``width`` columns (encoded sentences all get MAX_WORD_CHARS, so batching needs no re-padding)."""
+    if isinstance(chars, torch.Tensor):
+        return chars
+    width = max(width, max((len(c) for c in chars), default=0))
+    return torch.tensor([list(c) + [PAD_ID] * (width - len(c)) for c in chars], dtype=torch.long).view(len(chars), width)
+
+
+@dataclass
+class Batch:
+    tokens: torch.Tensor  # (B, S) word ids, PAD_ID on padding
+    labels: torch.Tensor  # (B, S) tag ids, IGNORE_INDEX on padding
+    mask: torch.Tensor  # (B, S) bool, True on real tokens
+    chars: torch.Tensor  # (B, S, W) character ids, PAD_ID on padding
+    shapes: torch.Tensor  # (B, S) word-shape ids, 0 on padding
+    suffixes: torch.Tensor  # (B, S) suffix ids, PAD_ID on padding
+
+    def to(self, device) -> Batch:
+        return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+
+def to_longest_word(chars: torch.Tensor) -> torch.Tensor:
+    """(B, S, width) -> (B, S, W), W the longest word's length in the batch (at least 1).
+
+    The convolutions need not run over columns where no word has a character.
+    """
+    columns = (chars != PAD_ID).flatten(0, 1).any(dim=0)  # (width,) True where some word has a character
+    widest = int(columns.nonzero().max()) + 1 if bool(columns.any()) else 1
+    return chars[:, :, :widest]
+
+
+def collate(examples: Sequence[Example]) -> Batch:
+    """Pad a list of examples to the longest sentence (and longest word) in the batch."""
+    lengths = torch.tensor([len(e.words) for e in examples])
+    longest = int(lengths.max())
+    char_rows = [_char_matrix(e.chars) for e in examples]
+    width = max(1, max(c.size(1) for c in char_rows))
+    # Rows of one width stack in one call; hand-made examples of other widths are padded first.
+    char_rows = [c if c.size(1) == width else F.pad(c, (0, width - c.size(1)), value=PAD_ID) for c in char_rows]
+    chars = to_longest_word(pad_sequence(char_rows, batch_first=True, padding_value=PAD_ID))  # (B, S, W)
+
+    def padded(field: str, fill: int) -> torch.Tensor:
+        rows = [_as_long(getattr(example, field)) for example in examples]
+        out = pad_sequence(rows, batch_first=True, padding_value=fill)  # (B, longest of these rows)
+        # Unlabelled sentences have empty tag rows: pad them out to the sentence length too.
+        return out if out.size(1) == longest else F.pad(out, (0, longest - out.size(1)), value=fill)
+
+    return Batch(
+        tokens=padded("words", PAD_ID),
+        labels=padded("tags", IGNORE_INDEX),
+        mask=torch.arange(longest)[None, :] < lengths[:, None],  # from lengths, not from token ids
+        chars=chars,
+        shapes=padded("shapes", 0),
+        suffixes=padded("suffixes", PAD_ID),
+    )
+
+
+
+
+class WordDropoutCollate:
+    """``collate`` that replaces real training tokens by ``<unk>`` (word dropout).
+
+    Without it, ``<unk>`` never occurs in training (every training word is in the
+    vocabulary), so the model has not learned what to do with unseen words.
+    Each token is replaced with probability ``p``; with ``rare_alpha`` > 0 and the
+    training ``counts`` of each word id, also with probability alpha / (alpha + count),
+    so that ``<unk>`` is learned mostly from rare words, which are what unseen words resemble.
+    """
+
+    def __init__(self, p: float, rare_alpha: float = 0.0, counts: torch.Tensor | None = None):
+        if rare_alpha > 0 and counts is None:
+            raise ValueError("rare-word dropout needs the training count of every word id")
+        self.p = p
+        # (V,) probability of replacing each word id; unused ids (count 0) are never seen here
+        self.rare_p = rare_alpha / (rare_alpha + counts.double().clamp_min(1)) if rare_alpha > 0 else None
+
+    def __call__(self, examples: Sequence[Example]) -> Batch:
+        batch = collate(examples)
+        if self.rare_p is not None:
+            keep = (1.0 - self.p) * (1.0 - self.rare_p[batch.tokens])  # (B, S)
+            drop = (torch.rand(batch.tokens.shape, dtype=torch.double) >= keep) & batch.mask
+        elif self.p > 0:
+            drop = (torch.rand(batch.tokens.shape) < self.p) & batch.mask
+        else:
+            return batch
+        batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
+        return batch
+
+
+def word_counts(examples: Sequence[Example], vocab_size: int) -> torch.Tensor:
+    """(V,) how often each word id occurs in ``examples``."""
+    if not examples:
+        return torch.zeros(vocab_size, dtype=torch.long)
+    return torch.bincount(torch.cat([_as_long(e.words) for e in examples]), minlength=vocab_size)
+
+
+
+class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
+    """Batches of sentences of similar length, so that little of each batch is padding.
+
+    shuffle=True (training): each epoch, shuffle the sentences, cut them into pools of
+    ``pool_batches`` batches, sort each pool by length, cut the pools into batches
+    and shuffle the order of the batches. The order depends only on ``seed`` and the
+    epoch (Lightning calls ``set_epoch``), so a seeded run and a resumed run see the same batches.
+    shuffle=False (evaluation, tagging): sentences sorted by length, longest first; with
+    ``max_tokens``, a batch also stops before its token slots (sentences x the longest)
+    pass ``max_tokens``, so the few long sentences come in small batches and the many
+    short ones in large batches, with little padding in either.
+
+    With ``num_replicas`` > 1 (several processes), in training each rank takes every
+    ``num_replicas``-th batch, the first batches repeated so that every rank steps the
+    same number of times; in evaluation each rank takes every ``num_replicas``-th
+    sentence, so that no sentence is scored twice.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        pool_batches: int = 50,
+        num_replicas: int = 1,
+        rank: int = 0,
+        max_tokens: int | None = None,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+        self.lengths = list(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.pool_batches = pool_batches
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.max_tokens = max_tokens
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        if not self.shuffle:
+            order = sorted(range(len(self.lengths)), key=lambda i: -self.lengths[i])
+            # Several processes: every num_replicas-th sentence, so shares are exact (no
+            # sentence counted twice) and differ by at most one sentence.
+            order = order[self.rank :: self.num_replicas]
+            batches, start = [], 0
+            while start < len(order):
+                size = self.batch_size
+                if self.max_tokens is not None:
+                    # Longest first, so the batch's first sentence sets its padded length.
+                    size = max(1, min(size, self.max_tokens // max(1, self.lengths[order[start]])))
+                batches.append(order[start : start + size])
+                start += size
+            return batches
+        rng = random.Random(self.seed * 100_003 + self.epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        pool = self.batch_size * self.pool_batches
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start : start + pool], key=lambda i: self.lengths[i])
+            batches.extend(chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size))
+        rng.shuffle(batches)
+        return batches
+
+    def _shares(self) -> list[list[int]]:
+        batches = self._batches()
+        if self.num_replicas == 1 or not self.shuffle:
+            return batches
+        # Training: every rank must step the same number of times, so the first batches
+        # are repeated to fill the last round.
+        per_rank = -(-len(batches) // self.num_replicas)
+        batches = (batches * (1 + self.num_replicas))[: per_rank * self.num_replicas]
+        return batches[self.rank :: self.num_replicas]
+
+    def __iter__(self):
+        return iter(self._shares())
+
+    def __len__(self) -> int:
+        return len(self._shares())
+
+
+def padding_share(batches: Iterable[Sequence[int]], lengths: Sequence[int]) -> float:
+    """Share of the token slots of padded batches that are padding."""
+    slots = real = 0
+    for batch in batches:
+        batch_lengths = [lengths[i] for i in batch]
+        slots += max(batch_lengths) * len(batch_lengths)
+        real += sum(batch_lengths)
+    return 1.0 - real / slots if slots else 0.0
+

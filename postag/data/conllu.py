@@ -1,0 +1,140 @@
+"""CoNLL-U (Universal Dependencies): reading sentences, and writing tags back into the file.
+
+One word a line, 10 tab-separated columns (ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC);
+``#`` lines are comments; a blank line ends a sentence. A multiword token (ID ``3-4``) stands
+before the syntactic words it is made of, which carry the tags; an empty node (ID ``8.1``)
+is not a word of the sentence. Both are skipped for tagging and kept, unchanged, on output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from postag.data.corpus import Sentence, SplitFinder, numbered_lines
+from postag.data.errors import CorpusFormatError
+
+COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
+TAG_COLUMNS = {"upos": COLUMNS.index("UPOS"), "xpos": COLUMNS.index("XPOS")}
+FORM = COLUMNS.index("FORM")
+_WORD_ID = re.compile(r"[1-9][0-9]*")
+_SKIPPED_ID = re.compile(r"[1-9][0-9]*-[1-9][0-9]*|[0-9]+\.[1-9][0-9]*")  # multiword token, empty node
+
+
+@dataclass
+class ConlluSentence:
+    """One sentence as it stands in the file: every line kept, the syntactic words marked."""
+
+    lines: list[str] = field(default_factory=list)  # comments and token lines, without line ends
+    word_lines: list[int] = field(default_factory=list)  # index into ``lines`` of each syntactic word
+    line_numbers: list[int] = field(default_factory=list)  # file line number of each entry of ``lines``
+
+    def cells(self, word: int) -> list[str]:
+        return self.lines[self.word_lines[word]].split("\t")
+
+    @property
+    def words(self) -> list[str]:
+        return [self.cells(i)[FORM] for i in range(len(self.word_lines))]
+
+    def with_tags(self, tags: list[str], column: int) -> list[str]:
+        """The sentence's lines with ``tags`` in ``column`` of its syntactic words, all else unchanged."""
+        lines = list(self.lines)
+        for index, tag in zip(self.word_lines, tags):
+            cells = lines[index].split("\t")
+            cells[column] = tag
+            lines[index] = "\t".join(cells)
+        return lines
+
+
+def parse(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSentence]:
+    """Sentences from numbered lines; a token line that is not 10 tab-separated columns, or
+    whose ID is neither a word number, a range nor an empty node, raises CorpusFormatError."""
+    sentence = ConlluSentence()
+    for line_no, line in lines:
+        if not line.strip():
+            if sentence.lines:
+                yield sentence
+                sentence = ConlluSentence()
+            continue
+        if not line.startswith("#"):
+            cells = line.split("\t")
+            if len(cells) != len(COLUMNS):
+                raise CorpusFormatError(
+                    f"{source}:{line_no}: expected 10 tab-separated columns "
+                    f"({' '.join(COLUMNS)}), found {len(cells)}: {line!r}"
+                )
+            if _WORD_ID.fullmatch(cells[0]):
+                sentence.word_lines.append(len(sentence.lines))
+            elif not _SKIPPED_ID.fullmatch(cells[0]):
+                raise CorpusFormatError(
+                    f"{source}:{line_no}: expected an ID such as 3, 3-4 (multiword token) or 3.1 "
+                    f"(empty node) in column 1, found {cells[0]!r}"
+                )
+        sentence.lines.append(line)
+        sentence.line_numbers.append(line_no)
+    if sentence.lines:
+        yield sentence
+
+
+def tag_column_index(tag_column: str) -> int:
+    if tag_column not in TAG_COLUMNS:
+        raise ValueError(f"data.tag_column={tag_column!r}: expected upos or xpos for CoNLL-U")
+    return TAG_COLUMNS[tag_column]
+
+
+class ConlluReader(SplitFinder):
+    """(words, tags) of each sentence's syntactic words, the tags from the UPOS or XPOS column."""
+
+    name = "conllu"
+
+    def __init__(self, tag_column: str = "upos"):
+        self.column = tag_column_index(tag_column)
+        self.tag_column = tag_column
+
+    def split_names(self, split: str) -> tuple[str, ...]:
+        return (f"*-ud-{split}.conllu.gz", f"*-ud-{split}.conllu", f"{split}.conllu.gz", f"{split}.conllu")
+
+    def read(self, path: str | os.PathLike) -> list[Sentence]:
+        """An empty tag cell, or a tag column that is ``_`` for every word (some treebanks have no
+        XPOS at all), is a CorpusFormatError naming file, line and column. Where the column has
+        tags, a ``_`` among them is a tag of its own (UD_English-LinES leaves a fifth of its XPOS so)."""
+        path = Path(path)
+        sentences: list[Sentence] = []
+        first_word_line = None
+        for sentence in parse(numbered_lines(path), str(path)):
+            if not sentence.word_lines:
+                continue  # comments only
+            words, tags = [], []
+            for index in sentence.word_lines:
+                cells = sentence.lines[index].split("\t")
+                if not cells[self.column].strip():
+                    self._no_tag(path, sentence.line_numbers[index], cells[FORM])
+                first_word_line = first_word_line or sentence.line_numbers[index]
+                words.append(cells[FORM])
+                tags.append(cells[self.column])
+            sentences.append((words, tags))
+        if not sentences:
+            raise CorpusFormatError(f"{path}: no sentences found (expected CoNLL-U: 10 tab-separated columns)")
+        if all(tag == "_" for _, tags in sentences for tag in tags):
+            self._no_tag(path, first_word_line, sentences[0][0][0], " nor on any other line")
+        return sentences
+
+    def _no_tag(self, path: Path, line_no: int, word: str, elsewhere: str = "") -> None:
+        name = COLUMNS[self.column]
+        raise CorpusFormatError(
+            f"{path}:{line_no}: no tag in column {self.column + 1} ({name}) for {word!r}{elsewhere}; "
+            f"expected a tag there (data.tag_column={self.tag_column}; this file may have no {name})"
+        )
+
+
+def format_sentence(words: list[str], tags: list[str], column: int) -> str:
+    """A tagged sentence as CoNLL-U: ID, FORM, the tag in ``column``, ``_`` elsewhere; a blank line after."""
+    rows = []
+    for number, (word, tag) in enumerate(zip(words, tags), start=1):
+        cells = ["_"] * len(COLUMNS)
+        cells[0], cells[FORM], cells[column] = str(number), word, tag
+        rows.append("\t".join(cells) + "\n")
+    return "".join(rows) + "\n"

@@ -1,0 +1,156 @@
+"""Corpora: sentences read from files, one reader per format behind one interface.
+
+A reader turns a file into (words, tags) sentences and knows how that format's
+splits are named in a folder:
+
+- ``conll2000``: ``WORD POS CHUNK`` lines, exactly three columns (``train.txt(.gz)``, ``test.txt(.gz)``);
+- ``columns``: one token a line in whitespace- or tab-separated columns, word and tag at
+  given column numbers (``train``, ``dev``, ``test`` with any of the usual suffixes);
+- ``conllu``: Universal Dependencies (``postag/data/conllu.py``; ``*-ud-train.conllu(.gz)``, ...).
+
+A blank line ends a sentence in every format.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from postag.data.errors import CorpusFormatError
+
+Sentence = tuple[list[str], list[str]]  # (words, tags)
+FORMATS = ("conll2000", "columns", "conllu")
+
+
+def open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end) of a plain or gzipped UTF-8 file; bad bytes and
+    truncated archives become a CorpusFormatError naming the file (and the line)."""
+    line_no = 0
+    try:
+        with open_text(path) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                yield line_no, raw.rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise CorpusFormatError(f"{path}:{line_no + 1}: not UTF-8 text ({err.reason})") from err
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise CorpusFormatError(f"{path}: not a complete gzip file ({err})") from err
+
+
+def find_file(data_dir: Path, names: tuple[str, ...]) -> Path | None:
+    """The first of ``names`` (glob patterns) that matches exactly one file in ``data_dir``;
+    several matches for one pattern are an error, since picking one would be a guess."""
+    for pattern in names:
+        found = sorted(p for p in data_dir.glob(pattern) if p.is_file())
+        if len(found) > 1:
+            raise CorpusFormatError(
+                f"{data_dir}: {len(found)} files match {pattern} ({', '.join(p.name for p in found)}); "
+                f"name the one to use with data.train_file, data.dev_file or data.test_file"
+            )
+        if found:
+            return found[0]
+    return None
+
+
+class SplitFinder:
+    """Finding a format's splits in a folder, by the names ``split_names`` gives."""
+
+    def split_names(self, split: str) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def find(self, data_dir: Path, split: str) -> Path | None:
+        """The file of ``split`` in ``data_dir``, or None."""
+        return find_file(Path(data_dir), self.split_names(split)) if Path(data_dir).is_dir() else None
+
+
+class ColumnReader(SplitFinder):
+    """One token a line in whitespace-separated columns; word and tag at the given columns.
+
+    ``columns``: the exact number of columns each line must have (None: at least enough
+    for the word and tag columns). ``layout`` names the columns in error messages.
+    """
+
+    name = "columns"
+
+    def __init__(self, word_column: int = 0, tag_column: int = 1, columns: int | None = None, layout: str | None = None):
+        for key, value in (("data.word_column", word_column), ("data.tag_column", tag_column)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{key}={value!r}: expected a column number (0 is the first column)")
+        if word_column == tag_column:
+            raise ValueError(f"data.word_column and data.tag_column are both {word_column}: expected two different columns")
+        self.word_column = word_column
+        self.tag_column = tag_column
+        self.columns = columns
+        needed = max(word_column, tag_column) + 1
+        self.expected = (
+            f"{columns} columns '{layout}'" if columns is not None and layout else
+            f"{columns} columns" if columns is not None else
+            f"at least {needed} columns (word in column {word_column}, tag in column {tag_column})"
+        )
+        self.needed = columns if columns is not None else needed
+
+    def split_names(self, split: str) -> tuple[str, ...]:
+        return tuple(f"{split}{ext}" for ext in (".txt.gz", ".txt", ".conll.gz", ".conll", ".tsv.gz", ".tsv"))
+
+    def read(self, path: str | os.PathLike) -> list[Sentence]:
+        """Sentences of ``path``; a line with too few (or, for a fixed layout, other) columns,
+        or a file without sentences, is a CorpusFormatError naming file and line."""
+        path = Path(path)
+        sentences: list[Sentence] = []
+        words: list[str] = []
+        tags: list[str] = []
+        for line_no, line in numbered_lines(path):
+            if not line.strip():
+                if words:
+                    sentences.append((words, tags))
+                    words, tags = [], []
+                continue
+            columns = line.split()
+            wrong = len(columns) != self.columns if self.columns is not None else len(columns) < self.needed
+            if wrong:
+                raise CorpusFormatError(f"{path}:{line_no}: expected {self.expected}, found {len(columns)}: {line!r}")
+            words.append(columns[self.word_column])
+            tags.append(columns[self.tag_column])
+        if words:  # last sentence without a trailing blank line
+            sentences.append((words, tags))
+        if not sentences:
+            raise CorpusFormatError(f"{path}: no sentences found (expected lines of {self.expected})")
+        return sentences
+
+
+class CoNLL2000Reader(ColumnReader):
+    """CoNLL-2000: ``WORD POS CHUNK``, exactly three columns; the POS column is the tag."""
+
+    name = "conll2000"
+
+    def __init__(self):
+        super().__init__(word_column=0, tag_column=1, columns=3, layout="WORD POS CHUNK")
+
+    def split_names(self, split: str) -> tuple[str, ...]:
+        return (f"{split}.txt.gz", f"{split}.txt")
+
+
+def make_reader(format: str, word_column: int | None = None, tag_column: int | str | None = None):
+    """The reader of a data format: ``conll2000``, ``columns`` or ``conllu``; a column left
+    at None takes the format's default (word 0 and tag 1 for columns, UPOS for CoNLL-U)."""
+    from postag.data.conllu import ConlluReader
+
+    if format == "conll2000":
+        return CoNLL2000Reader()
+    if format == "columns":
+        return ColumnReader(0 if word_column is None else word_column, 1 if tag_column is None else tag_column)
+    if format == "conllu":
+        return ConlluReader("upos" if tag_column is None else tag_column)
+    raise ValueError(f"data.format={format!r}: expected {', '.join(FORMATS)}")
+
+
+def read_conll(path: str | os.PathLike) -> list[Sentence]:
+    """A CoNLL-2000 file (``WORD POS CHUNK``) as (words, tags) sentences."""
+    return CoNLL2000Reader().read(path)

@@ -1,0 +1,199 @@
+"""Vocabularies: strings to ids for words, tags, characters and suffixes, and each word's record.
+
+A word is encoded once into a record of RECORD_WIDTH int64 values, laid out as RECORD
+says (word id, shape, suffix id, then its characters); sentences and batches are cut
+from records, so every field is defined here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from postag.data.batching import IGNORE_INDEX, PAD_ID, UNK_ID, Batch, Example, to_longest_word
+from postag.data.corpus import Sentence
+from postag.data.features import MAX_WORD_CHARS, clip_word, suffix, word_shape
+
+PAD = "<pad>"
+UNK = "<unk>"
+
+# Where a checkpoint keeps the vocabularies, so that a checkpoint alone can evaluate and tag.
+CHECKPOINT_KEY = "postag_vocabularies"
+# Checkpoints written before that key: the data module's state, under its class name.
+LEGACY_CHECKPOINT_KEYS = ("CoNLL2000DataModule",)
+
+# Column of each field in a word's record; the characters fill the rest.
+RECORD = {"words": 0, "shapes": 1, "suffixes": 2}
+CHARS_FROM = len(RECORD)
+RECORD_WIDTH = CHARS_FROM + MAX_WORD_CHARS
+
+
+class Vocabulary:
+    """A list of strings and its inverse; for words, id 0 is padding and id 1 unknown."""
+
+    def __init__(self, items: Sequence[str], unk: bool):
+        self.itos = list(items)
+        self.stoi = {s: i for i, s in enumerate(self.itos)}
+        self.has_unk = unk
+
+    @classmethod
+    def for_words(cls, sentences: Iterable[Sentence], min_freq: int = 1) -> Vocabulary:
+        counts = Counter(w for words, _ in sentences for w in words)
+        kept = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
+        return cls([PAD, UNK, *kept], unk=True)
+
+    @classmethod
+    def for_chars(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        # The training characters, whatever the script; any other character maps to UNK_ID.
+        return cls([PAD, UNK, *sorted({c for words, _ in sentences for w in words for c in w})], unk=True)
+
+    @classmethod
+    def for_suffixes(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        return cls([PAD, UNK, *sorted({suffix(w) for words, _ in sentences for w in words})], unk=True)
+
+    @classmethod
+    def for_tags(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        return cls(sorted({t for _, tags in sentences for t in tags}), unk=False)
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.stoi
+
+    def encode(self, items: Sequence[str]) -> list[int]:
+        if self.has_unk:
+            return [self.stoi.get(s, UNK_ID) for s in items]
+        return [self.stoi[s] for s in items]
+
+
+VOCABULARIES = ("words", "tags", "chars", "suffixes")
+
+
+@dataclass
+class Vocabularies:
+    """Everything that maps text to ids; saved in checkpoints.
+
+    ``conllu_column``: where these tags go when tagged text is written as CoNLL-U
+    (``upos`` for a model trained on UPOS, else ``xpos``: language-specific tags).
+    """
+
+    words: Vocabulary
+    tags: Vocabulary
+    chars: Vocabulary
+    suffixes: Vocabulary
+    conllu_column: str = "xpos"
+
+    @classmethod
+    def from_training(
+        cls, train: list[Sentence], train_split: list[Sentence], min_freq: int, conllu_column: str = "xpos"
+    ) -> Vocabularies:
+        # Words, characters and suffixes from the sentences trained on; the tag set
+        # (the label space) from the whole training file.
+        return cls(
+            Vocabulary.for_words(train, min_freq),
+            Vocabulary.for_tags(train_split),
+            Vocabulary.for_chars(train),
+            Vocabulary.for_suffixes(train),
+            conllu_column,
+        )
+
+    def state_dict(self) -> dict:
+        return {**{name: list(getattr(self, name).itos) for name in VOCABULARIES}, "conllu_column": self.conllu_column}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> Vocabularies:
+        return cls(
+            *(Vocabulary(state[name], unk=name != "tags") for name in VOCABULARIES),
+            conllu_column=state.get("conllu_column", "xpos"),
+        )
+
+    @property
+    def unseen_tag_id(self) -> int:
+        """The label of a gold tag the training data never had: one past the model's tags, so
+        it is never predicted and always scored as wrong."""
+        return len(self.tags)
+
+    def tag_ids(self, tags: Sequence[str]) -> list[int]:
+        return [self.tags.stoi.get(t, self.unseen_tag_id) for t in tags]
+
+    # Encoded words kept for reuse; emptied when full, so that no input can grow it without bound.
+    WORD_CACHE_SIZE = 1 << 17
+
+    def __post_init__(self) -> None:
+        # word -> its record (RECORD). Text repeats its words (the CoNLL-2000 test split's 47,377
+        # tokens are 8,116 distinct words), and working the features out for every token took
+        # about half the time of tagging with model=pos.
+        self._word_records: dict[str, bytes] = {}
+
+    def _word_record(self, word: str) -> bytes:
+        record = self._word_records.get(word)
+        if record is None:
+            if len(self._word_records) >= self.WORD_CACHE_SIZE:
+                self._word_records.clear()
+            values = [0] * RECORD_WIDTH
+            values[RECORD["words"]] = self.words.encode([word])[0]
+            values[RECORD["shapes"]] = word_shape(word)
+            values[RECORD["suffixes"]] = self.suffixes.encode([suffix(word)])[0]
+            chars = self.chars.encode(clip_word(word))
+            values[CHARS_FROM : CHARS_FROM + len(chars)] = chars  # PAD_ID (0) after the word's end
+            record = self._word_records[word] = array.array("q", values).tobytes()
+        return record
+
+    def _records(self, words: Sequence[str]) -> torch.Tensor:
+        """(len(words), RECORD_WIDTH): the records of ``words``, in order."""
+        if not words:
+            return torch.empty((0, RECORD_WIDTH), dtype=torch.long)
+        # The records joined and read as one tensor: converting every number from Python on
+        # its own took over ten times as long.
+        buffer = bytearray(b"".join(map(self._word_record, words)))
+        return torch.frombuffer(buffer, dtype=torch.long).view(len(words), RECORD_WIDTH)
+
+    def encode(self, words: Sequence[str], tags: Sequence[str] | None = None) -> Example:
+        """One sentence; a tag the training data never had gets ``unseen_tag_id``."""
+        records = self._records(words)  # (S, RECORD_WIDTH)
+        return Example(
+            words=records[:, RECORD["words"]],
+            tags=torch.tensor(self.tag_ids(tags) if tags is not None else [], dtype=torch.long),
+            chars=records[:, CHARS_FROM:],
+            shapes=records[:, RECORD["shapes"]],
+            suffixes=records[:, RECORD["suffixes"]],
+        )
+
+    def encode_batch(self, sentences: Sequence[Sequence[str]]) -> Batch:
+        """The padded batch of untagged sentences: ``collate([self.encode(s) for s in sentences])``.
+
+        Every word's record goes straight into its place in the batch, in one copy for the whole
+        batch, rather than into a tensor per sentence that padding then copies again
+        (docs/benchmarks.md).
+        """
+        if not sentences:
+            raise ValueError("encode_batch needs at least one sentence")
+        lengths = torch.tensor([len(words) for words in sentences])
+        longest = int(lengths.max())
+        mask = torch.arange(longest)[None, :] < lengths[:, None]  # (B, S)
+        records = self._records([word for words in sentences for word in words])  # (N, RECORD_WIDTH)
+        # Every field pads with 0 (PAD_ID, and shape 0); the records fill the real tokens in order.
+        padded = records.new_full((len(sentences), longest, RECORD_WIDTH), PAD_ID)
+        padded[mask] = records
+        return Batch(
+            tokens=padded[..., RECORD["words"]],
+            labels=torch.full((len(sentences), longest), IGNORE_INDEX),
+            mask=mask,
+            chars=to_longest_word(padded[..., CHARS_FROM:]),
+            shapes=padded[..., RECORD["shapes"]],
+            suffixes=padded[..., RECORD["suffixes"]],
+        )
+
+
+def vocabularies_from_checkpoint(checkpoint: dict, source: str = "checkpoint") -> Vocabularies:
+    """The vocabularies a postag checkpoint carries (under CHECKPOINT_KEY, or a legacy key)."""
+    state = next((checkpoint[k] for k in (CHECKPOINT_KEY, *LEGACY_CHECKPOINT_KEYS) if k in checkpoint), None)
+    try:
+        return Vocabularies.from_state_dict(state)
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{source}: no postag vocabulary in this checkpoint (is it a postag checkpoint?)") from err
