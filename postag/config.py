@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, ListConfig
 
-from postag.data.corpus import FORMATS
+from postag.data.formats import FORMATS
 from postag.model import ATTENTION_IMPLEMENTATIONS
 
 

@@ -5,9 +5,10 @@ from postag.data.batching import (
     word_counts,
 )
 from postag.data.conllu import ConlluReader
-from postag.data.corpus import ColumnReader, CoNLL2000Reader, Sentence, make_reader, read_conll
+from postag.data.corpus import ColumnReader, CoNLL2000Reader, Sentence, read_conll
 from postag.data.datamodule import TaggingDataModule
 from postag.data.download import BASE_URL, DATA_DIR_ENV, SPLITS, default_data_dir, download
+from postag.data.formats import FORMATS, make_reader
 from postag.data.errors import CorpusFormatError, DownloadError, UnknownTagError
 from postag.data.features import MAX_WORD_CHARS, N_SHAPES, clip_word, suffix, word_shape
 from postag.data.vocab import CHECKPOINT_KEY, Vocabularies, Vocabulary, vocabularies_from_checkpoint

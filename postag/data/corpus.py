@@ -8,7 +8,7 @@ splits are named in a folder:
   given column numbers (``train``, ``dev``, ``test`` with any of the usual suffixes);
 - ``conllu``: Universal Dependencies (``postag/data/conllu.py``; ``*-ud-train.conllu(.gz)``, ...).
 
-A blank line ends a sentence in every format.
+A blank line ends a sentence in every format; ``postag/data/formats.py`` picks the reader by name.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 from postag.data.errors import CorpusFormatError
 
 Sentence = tuple[list[str], list[str]]  # (words, tags)
-FORMATS = ("conll2000", "columns", "conllu")
 
 
 def open_text(path: Path):
@@ -135,20 +134,6 @@ class CoNLL2000Reader(ColumnReader):
 
     def split_names(self, split: str) -> tuple[str, ...]:
         return (f"{split}.txt.gz", f"{split}.txt")
-
-
-def make_reader(format: str, word_column: int | None = None, tag_column: int | str | None = None):
-    """The reader of a data format: ``conll2000``, ``columns`` or ``conllu``; a column left
-    at None takes the format's default (word 0 and tag 1 for columns, UPOS for CoNLL-U)."""
-    from postag.data.conllu import ConlluReader
-
-    if format == "conll2000":
-        return CoNLL2000Reader()
-    if format == "columns":
-        return ColumnReader(0 if word_column is None else word_column, 1 if tag_column is None else tag_column)
-    if format == "conllu":
-        return ConlluReader("upos" if tag_column is None else tag_column)
-    raise ValueError(f"data.format={format!r}: expected {', '.join(FORMATS)}")
 
 
 def read_conll(path: str | os.PathLike) -> list[Sentence]:

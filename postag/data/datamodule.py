@@ -13,8 +13,9 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from postag.data.batching import Example, LengthBucketSampler, WordDropoutCollate, collate, word_counts
-from postag.data.corpus import Sentence, make_reader
+from postag.data.corpus import Sentence
 from postag.data.download import BASE_URL, DATA_DIR_ENV, SPLITS, default_data_dir, download
+from postag.data.formats import make_reader
 from postag.data.errors import UnknownTagError
 from postag.data.vocab import Vocabularies
 
