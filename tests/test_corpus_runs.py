@@ -1,4 +1,5 @@
-"""A CoNLL-U treebank end to end: train.py, evaluate.py and postag tag, with a 300-word sentence."""
+"""Corpora other than CoNLL-2000 end to end: a CoNLL-U treebank with a 300-word sentence (train.py,
+evaluate.py, postag tag), and a column file."""
 
 import json
 import subprocess
@@ -114,3 +115,31 @@ def test_tag_text_as_conllu_and_refuse_tokenize_on_conllu(treebank_run, tmp_path
     assert all(r[3] != "_" and r[4] == "_" and len(r) == 10 for r in rows)  # a UPOS model fills UPOS
     result = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", "--tokenize", stdin=b"")
     assert result.returncode == 2 and "--tokenize is for plain text" in result.stderr.decode()
+
+
+def test_a_column_file_trains_with_its_word_and_tag_columns(tmp_path):
+    from tiny_corpus import TINY_DIR
+
+    def as_columns(source, target):
+        # "ID<TAB>WORD<TAB>CHUNK<TAB>TAG": the word in column 1, the tag in column 3
+        rows = []
+        for number, line in enumerate(source.read_text().splitlines()):
+            word, tag, chunk = line.split() if line.strip() else ("", "", "")
+            rows.append(f"{number}\t{word}\t{chunk}\t{tag}" if word else "")
+        target.write_text("\n".join(rows) + "\n")
+        return target
+
+    train = as_columns(TINY_DIR / "train.txt", tmp_path / "mine-train.tsv")
+    test = as_columns(TINY_DIR / "test.txt", tmp_path / "mine-test.tsv")
+    out = tmp_path / "run"
+    run(
+        "train.py", "data=columns", f"data.train_file={train}", f"data.test_file={test}", "data.word_column=1",
+        "data.tag_column=3", "data.val_fraction=0.2", "trainer.max_epochs=2", f"data.data_dir={tmp_path / 'none'}",
+        f"hydra.run.dir={out}", *SMALL_MODEL,
+    )
+    checkpoint = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    vocab = checkpoint[CHECKPOINT_KEY]
+    assert {"cat", "sat"} <= set(vocab["words"]) and {"NN", "VBD", "DT"} <= set(vocab["tags"])
+    assert not set(vocab["tags"]) & {"B-NP", "I-NP"}  # the chunk column is not the tag
+    assert vocab["conllu_column"] == "xpos"
+    assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/acc"] <= 1.0
