@@ -12,7 +12,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.checkpoint import existing_checkpoint, latest_checkpoint
+from postag.checkpoint import latest_checkpoint, load_tagger
 from postag.config import validate
 from postag.errors import USER_ERRORS, describe
 from postag.report import with_unseen_tags
@@ -22,11 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """``ckpt_path=latest``: the newest ``last.ckpt`` of the runs in this project's log directory."""
+    """The checkpoint to resume from, checked to be a postag checkpoint; ``ckpt_path=latest``:
+    the newest ``last.ckpt`` of the runs in this project's log directory."""
     ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path == "latest":
-        return str(latest_checkpoint(Path(cfg.paths.log_dir) / cfg.task_name / "runs"))
-    return None if ckpt_path is None else str(existing_checkpoint(ckpt_path))
+    if ckpt_path is None:
+        return None
+    path = latest_checkpoint(Path(cfg.paths.log_dir) / cfg.task_name / "runs") if ckpt_path == "latest" else ckpt_path
+    # Loaded once here, so that a file that is not a postag checkpoint stops the run in one line
+    # before any data is read, rather than in Lightning's restore.
+    load_tagger(path)
+    return str(path)
 
 
 def train(cfg: DictConfig) -> dict:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -55,17 +57,31 @@ def latest_checkpoint(runs_dir: str | Path) -> Path:
     return candidates[-1]
 
 
-def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
-    """(model in eval mode, its vocabularies) from a Lightning checkpoint written by train.py."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """A postag checkpoint's contents, loaded as data only (``weights_only=True``); anything else
+    is a CheckpointError that says in one line what the file is instead."""
     path = existing_checkpoint(path)
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise CheckpointError(f"{path}: not a postag checkpoint (not a PyTorch checkpoint file, or a truncated one)")
     try:
         # weights_only=True: a checkpoint is data, never code to run.
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated files, text files, pickles with code in them
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path}: not a postag checkpoint (it holds Python objects other than tensors and plain values; "
+            f"postag loads checkpoints as data only and runs no code from them)"
+        ) from None
+    except Exception as err:  # a damaged archive
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: not a postag checkpoint (torch.load failed: {first_line})") from None
+        raise CheckpointError(f"{path}: not a postag checkpoint (a damaged PyTorch file: {first_line})") from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint or "hyper_parameters" not in checkpoint:
         raise CheckpointError(f"{path}: not a postag checkpoint (no state_dict/hyper_parameters)")
+    return checkpoint
+
+
+def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
+    """(model in eval mode, its vocabularies) from a Lightning checkpoint written by train.py."""
+    checkpoint = read_checkpoint(path, map_location)
     try:
         vocab = vocabularies_from_checkpoint(checkpoint, str(path))
     except ValueError as err:

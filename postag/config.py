@@ -64,5 +64,28 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     if cfg.get("trainer") is not None:
+        check_gpus(cfg.trainer)
         _check(cfg, "trainer.max_epochs", lambda v: v is None or (_is_int(v) and v >= -1), "an integer (-1: no limit)")
         _check(cfg, "trainer.accumulate_grad_batches", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
+
+
+def check_gpus(trainer: DictConfig) -> None:
+    """trainer.accelerator=gpu (or cuda) needs a GPU that torch can see, and trainer.devices=N
+    that many; said here, in one line, rather than by Lightning after the data is read."""
+    import torch
+
+    accelerator, devices = trainer.get("accelerator"), trainer.get("devices")
+    if accelerator not in ("gpu", "cuda"):
+        return
+    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if available == 0:
+        raise ConfigError(
+            f"trainer.accelerator={accelerator}: no GPU is visible to torch on this machine; "
+            f"use trainer.accelerator=cpu or auto"
+        )
+    wanted = len(devices) if isinstance(devices, (list, ListConfig)) else devices
+    if _is_int(wanted) and wanted > available:
+        raise ConfigError(
+            f"trainer.devices={devices}: {available} GPU{'s are' if available > 1 else ' is'} visible to torch "
+            f"on this machine; use trainer.devices={available} or fewer"
+        )

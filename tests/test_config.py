@@ -223,3 +223,22 @@ def test_data_groups_build_one_data_module_with_their_reader(node, format, tag_c
 )
 def test_min_steps_raises_the_epochs_of_short_corpora_only(max_epochs, min_steps, batches, accumulate, expected):
     assert runs.epochs_for(max_epochs, min_steps, batches, accumulate) == expected
+
+
+def test_a_gpu_that_is_not_there_is_one_line_before_any_data(tmp_path, monkeypatch):
+    import torch
+
+    from postag.config import ConfigError, validate
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = compose_config("train", ["trainer.accelerator=gpu"], tmp_path)
+    with pytest.raises(ConfigError, match="^trainer.accelerator=gpu: no GPU is visible to torch on this machine; use trainer.accelerator=cpu or auto$"):
+        validate(cfg)
+    validate(compose_config("train", ["trainer.accelerator=cpu", "trainer.devices=4"], tmp_path))  # CPU processes: fine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    validate(compose_config("train", ["trainer.accelerator=gpu", "trainer.devices=2"], tmp_path))
+    with pytest.raises(ConfigError, match="^trainer.devices=4: 2 GPUs are visible to torch on this machine; use trainer.devices=2 or fewer$"):
+        validate(compose_config("train", ["trainer.accelerator=gpu", "trainer.devices=4"], tmp_path))
+    with pytest.raises(ConfigError, match="trainer.devices=\\[0, 1, 2\\]: 2 GPUs"):
+        validate(compose_config("train", ["trainer.accelerator=gpu", "trainer.devices=[0,1,2]"], tmp_path))

@@ -57,6 +57,14 @@ def assert_no_results(run_dir):
             "postag: error: model.char_kernels=[3, 0]: expected a non-empty list of positive integers "
             "(character window widths)",
         ),
+        (["data.format=xml"], "postag: error: data.format='xml': expected conll2000 or columns or conllu"),
+        (["min_steps=-1"], "postag: error: min_steps=-1: expected null or a non-negative integer"),
+        pytest.param(
+            ["trainer.accelerator=gpu"],
+            "postag: error: trainer.accelerator=gpu: no GPU is visible to torch on this machine; "
+            "use trainer.accelerator=cpu or auto",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
     ],
 )
 def test_invalid_config_is_reported_before_any_data_is_read(overrides, message, tmp_path):
@@ -117,7 +125,9 @@ def test_bad_checkpoints_and_mismatched_data_at_evaluation(trained_run, tmp_path
     not_a_checkpoint = tmp_path / "notes.ckpt"
     not_a_checkpoint.write_text("just some text\n")
     last = run_failing("evaluate.py", f"ckpt_path={not_a_checkpoint}", f"hydra.run.dir={out}")
-    assert last.startswith(f"postag: error: {not_a_checkpoint}: not a postag checkpoint (torch.load failed")
+    assert last == (
+        f"postag: error: {not_a_checkpoint}: not a postag checkpoint (not a PyTorch checkpoint file, or a truncated one)"
+    )
 
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {}}, other)  # a Lightning checkpoint, not ours
@@ -151,6 +161,35 @@ def test_evaluation_scores_a_sentence_longer_than_the_models_positions(trained_r
 def test_train_with_a_missing_ckpt_path(tmp_path):
     last = run_failing("train.py", f"ckpt_path={tmp_path / 'nope.ckpt'}", f"hydra.run.dir={tmp_path / 'run'}")
     assert last == f"postag: error: ckpt_path: no checkpoint file at {tmp_path / 'nope.ckpt'}"
+
+
+class _NotData:
+    """Pickled into a file, it is code that loading would have to run."""
+
+
+def test_a_file_that_is_not_a_checkpoint_gets_one_line_everywhere(tmp_path):
+    """README.md, a pickle with objects, a truncated checkpoint: train.py, evaluate.py and postag tag say what
+    the file is, in one line, with none of torch's advice about weights_only."""
+    readme = ROOT / "README.md"
+    pickled = tmp_path / "objects.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {}, "extra": _NotData()}, pickled)
+    whole = (ROOT / "tests" / "fixtures" / "checkpoint-8dd5c96.ckpt").read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    expected = {
+        readme: f"{readme}: not a postag checkpoint (not a PyTorch checkpoint file, or a truncated one)",
+        truncated: f"{truncated}: not a postag checkpoint (not a PyTorch checkpoint file, or a truncated one)",
+        pickled: f"{pickled}: not a postag checkpoint (it holds Python objects other than tensors and plain values; "
+        "postag loads checkpoints as data only and runs no code from them)",
+    }
+    for path, message in expected.items():
+        for script in ("train.py", "evaluate.py"):
+            last = run_failing(script, f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'run'}")
+            assert last == f"postag: error: {message}", (script, last)
+        result = subprocess.run(
+            [sys.executable, "-m", "postag.cli", "tag", "--ckpt", str(path)], input=b"a\n", capture_output=True, timeout=120
+        )
+        assert result.returncode == 2 and result.stderr.decode().strip() == f"postag: error: {message}"
 
 
 def test_nan_loss_stops_training_naming_the_step():
