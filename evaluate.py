@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 from postag.checkpoint import load_tagger
 from postag.config import validate
+from postag.console import quiet_library_noise
 from postag.errors import USER_ERRORS, describe
 from postag.report import compare_rows, format_comparison, with_unseen_tags, write_comparison_csv
 from postag.runs import build_trainer, print_comparison, print_per_tag, scalar_metrics, write_reports
@@ -39,6 +40,7 @@ def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> float:
+    quiet_library_noise()
     try:
         return report(cfg)
     except USER_ERRORS as err:

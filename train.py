@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from postag.checkpoint import latest_checkpoint, load_tagger
 from postag.config import validate
+from postag.console import quiet_library_noise
 from postag.errors import USER_ERRORS, describe
 from postag.report import with_unseen_tags
 from postag.runs import build_model, build_trainer, epochs_for, log_hparams_with_metrics, scalar_metrics, write_reports
@@ -76,6 +77,7 @@ def train(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    quiet_library_noise()
     try:
         metrics = train(cfg)
     except USER_ERRORS as err:

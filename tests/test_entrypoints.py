@@ -1,6 +1,7 @@
 """train.py and evaluate.py end to end, as a user runs them, on the small fixture corpus."""
 
 import json
+import re
 import math
 
 import pytest
@@ -151,3 +152,20 @@ def test_bf16_mixed_training_on_cpu_gives_finite_metrics(tmp_path):
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert all(math.isfinite(metrics[k]) for k in ("train/loss_epoch", "val/loss", "test/loss", "test/acc"))
+
+
+WARNING_LINE = re.compile(r"warn|deprecat|\.py:\d+: |💡|tip:", re.IGNORECASE)
+
+
+def test_a_short_run_and_its_evaluation_print_no_warning_line(tmp_path):
+    out = tmp_path / "run"
+    trained = run(
+        "train.py", "debug=limit", "model=pos", "trainer.log_every_n_steps=1", f"data.data_dir={FIXTURES}",
+        f"hydra.run.dir={out}", *SMALL_MODEL,
+    )
+    evaluated = run("evaluate.py", f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}", f"data.data_dir={FIXTURES}",
+                    f"hydra.run.dir={tmp_path / 'eval'}")
+    for result in (trained, evaluated):
+        noisy = [line for line in result.stderr.splitlines() if WARNING_LINE.search(line)]
+        assert noisy == [], noisy
+    assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "checkpoints" / "interrupted.ckpt").exists()
