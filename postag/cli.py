@@ -20,7 +20,7 @@ class InputError(ValueError):
 
 def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[tuple[int, list[str]]]:
     """(line number, tokens) per input line; an empty line is an empty sentence."""
-    from postag.tagger import tokenize as split
+    from postag.tokenizer import tokenize as split
 
     for line_number, text in decoded_lines(lines, source):
         yield line_number, split(text) if tokenize else text.split()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,26 +10,6 @@ import torch
 from postag.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.module import TaggerModule
-
-# Penn Treebank-like splitting for plain text: abbreviations with dots (U.S.), numbers
-# with separators (1,000.50), clitics (do|n't, John|'s), hyphenated words, and every
-# other non-space character (punctuation) on its own.
-_TOKEN = re.compile(
-    r"(?:[A-Za-z]\.){2,}"  # U.S.  e.g.
-    r"|\d+(?:[.,:/]\d+)*"  # 3.5  1,000  10:30
-    r"|\w+(?=n't\b)|n't\b"  # do|n't
-    r"|\w+(?='(?:s|re|ve|ll|d|m)\b)"  # John|'s
-    r"|'(?:s|re|ve|ll|d|m)\b"  # 's  're ...
-    r"|\w+(?:[-']\w+)*"  # words, rock-bottom, o'clock
-    r"|\S",  # punctuation, one character at a time
-    re.IGNORECASE,
-)
-
-
-def tokenize(text: str) -> list[str]:
-    """Split plain text into tokens: words, numbers, clitics, punctuation (see ``_TOKEN``)."""
-    return _TOKEN.findall(text)
-
 
 # Batches of at most this many sentences and token slots (sentences x the longest): short
 # sentences in big batches, long ones in small; the CoNLL-2000 test split is then 5% padding.
