@@ -5,39 +5,26 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 
 import hydra
 import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.checkpoint import latest_checkpoint, load_tagger
 from postag.config import validate
 from postag.console import quiet_library_noise
 from postag.errors import USER_ERRORS, describe
 from postag.report import with_unseen_tags
+from postag.resume import check_vocabularies, register_resolvers, resume_from
 from postag.runs import build_model, build_trainer, epochs_for, log_hparams_with_metrics, scalar_metrics, write_reports
 
 log = logging.getLogger(__name__)
-
-
-def resolve_ckpt_path(cfg: DictConfig) -> str | None:
-    """The checkpoint to resume from, checked to be a postag checkpoint; ``ckpt_path=latest``:
-    the newest ``last.ckpt`` of the runs in this project's log directory."""
-    ckpt_path = cfg.get("ckpt_path")
-    if ckpt_path is None:
-        return None
-    path = latest_checkpoint(Path(cfg.paths.log_dir) / cfg.task_name / "runs") if ckpt_path == "latest" else ckpt_path
-    # Loaded once here, so that a file that is not a postag checkpoint stops the run in one line
-    # before any data is read, rather than in Lightning's restore.
-    load_tagger(path)
-    return str(path)
+register_resolvers()  # before Hydra composes the config: the run directory depends on ckpt_path
 
 
 def train(cfg: DictConfig) -> dict:
     validate(cfg)  # before any data is read
-    ckpt_path = resolve_ckpt_path(cfg)
+    resume = resume_from(cfg)  # checked before any data is read, too
     if cfg.get("seed") is not None:  # `if cfg.seed:` would skip seed 0
         L.seed_everything(cfg.seed, workers=True)
 
@@ -45,15 +32,18 @@ def train(cfg: DictConfig) -> dict:
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
+    check_vocabularies(resume, datamodule.vocab)
     if cfg.get("min_steps"):
         batches = len(datamodule.train_dataloader())
         cfg.trainer.max_epochs = epochs_for(cfg.trainer.max_epochs, cfg.min_steps, batches, cfg.trainer.accumulate_grad_batches)
         log.info("min_steps=%d: %d epochs of %d batches", cfg.min_steps, cfg.trainer.max_epochs, batches)
     model = build_model(cfg.model, datamodule.vocab)
-    trainer = build_trainer(cfg)
+    # Resumed in place, the TensorBoard run continues too: what the stopped run logged after its
+    # checkpoint is dropped, as the resumed run logs those steps again.
+    trainer = build_trainer(cfg, purge_step=resume.step + 1 if resume is not None and resume.in_place else None)
 
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume and str(resume.checkpoint))
     metrics = scalar_metrics(trainer)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
     checkpoint = trainer.checkpoint_callback

@@ -48,13 +48,13 @@ def existing_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def latest_checkpoint(runs_dir: str | Path) -> Path:
-    """The newest ``last.ckpt`` under ``runs_dir`` (``<run>/checkpoints/last.ckpt``)."""
-    runs_dir = Path(runs_dir)
-    candidates = sorted(runs_dir.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-    if not candidates:
-        raise CheckpointError(f"ckpt_path=latest: no <run>/checkpoints/last.ckpt under {runs_dir}")
-    return candidates[-1]
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete what AtomicCheckpointIO leaves behind when killed mid-write (SIGKILL, power loss):
+    its temporaries, never a finished checkpoint."""
+    stale = sorted(Path(directory).glob(".*.ckpt.*.tmp"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

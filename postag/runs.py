@@ -23,11 +23,14 @@ from postag.report import (
 )
 
 
+def _nodes(group: DictConfig | None) -> list[DictConfig]:
+    """The nodes of a group such as ``callbacks`` or ``logger`` that build something; null entries are skipped."""
+    return [node for node in (group or {}).values() if node is not None and "_target_" in node]
+
+
 def instantiate_all(group: DictConfig | None) -> list:
-    """Instantiate every node of a group such as ``callbacks`` or ``logger``; null entries are skipped."""
-    if not group:
-        return []
-    return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+    """Instantiate every node of a group such as ``callbacks`` or ``logger``."""
+    return [instantiate(node) for node in _nodes(group)]
 
 
 def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
@@ -52,9 +55,15 @@ def epochs_for(max_epochs: int, min_steps: int | None, batches_per_epoch: int, a
     return max(max_epochs, math.ceil(min_steps / steps_per_epoch))
 
 
-def build_trainer(cfg: DictConfig) -> Trainer:
+def build_trainer(cfg: DictConfig, purge_step: int | None = None) -> Trainer:
+    """The trainer with its callbacks and loggers; ``purge_step``: TensorBoard drops the events a
+    stopped run wrote from that step on (a run resumed in its own directory logs them again)."""
     callbacks: list[Callback] = instantiate_all(cfg.get("callbacks"))
-    loggers: list[Logger] = instantiate_all(cfg.get("logger"))
+    purge = {} if purge_step is None else {"purge_step": purge_step}
+    loggers: list[Logger] = [
+        instantiate(node, **(purge if node._target_.endswith("TensorBoardLogger") else {}))
+        for node in _nodes(cfg.get("logger"))
+    ]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 

@@ -271,9 +271,21 @@ def test_same_seed_and_config_give_identical_metrics(uninterrupted, larger_corpu
     assert scores(again) == scores(uninterrupted)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupted_run_resumes_to_the_same_result(sig, uninterrupted, larger_corpus, tmp_path):
-    out = tmp_path / "interrupted"
+def tensorboard_steps(run_dir) -> dict:
+    """Every scalar and image tag of a run's TensorBoard log with the steps it was written at."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    return {
+        **{t: [e.step for e in events.Scalars(t)] for t in tags["scalars"]},
+        **{t: [e.step for e in events.Images(t)] for t in tags["images"]},
+    }
+
+
+def interrupt_after_first_epoch(out, larger_corpus, sig):
+    """Start a run, send ``sig`` early in its second epoch; (process, stderr)."""
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={out}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -290,18 +302,58 @@ def test_interrupted_run_resumes_to_the_same_result(sig, uninterrupted, larger_c
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0, "the run finished before the signal arrived"
+    return process, stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])
+def test_interrupted_run_resumes_in_its_own_directory_to_the_same_result(sig, uninterrupted, larger_corpus, tmp_path):
+    out = tmp_path / "interrupted"
+    _, stderr = interrupt_after_first_epoch(out, larger_corpus, sig)
     assert not (out / "metrics.json").exists()
     if sig == signal.SIGTERM:
         assert stderr.strip().splitlines()[-1].startswith("postag: stopped by SIGTERM; the checkpoints")
-    # the interruption left a checkpoint of its own as well, and no temporary files
-    assert (out / "checkpoints" / "interrupted.ckpt").is_file()
-    assert not list((out / "checkpoints").glob(".*.tmp"))
+    checkpoints = out / "checkpoints"
+    if sig == signal.SIGKILL:
+        # No handler runs under SIGKILL. Killed while a checkpoint was being written, a run leaves the
+        # temporary AtomicCheckpointIO writes and the previous checkpoint whole: leave one such temporary.
+        (checkpoints / ".last.ckpt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
+        assert not (checkpoints / "interrupted.ckpt").exists()
+    else:  # the interruption left a checkpoint of its own as well, and no temporary files
+        assert (checkpoints / "interrupted.ckpt").is_file()
+        assert not list(checkpoints.glob(".*.tmp"))
+    last = checkpoints / "last.ckpt"
     checkpoint = torch.load(last, weights_only=True)
     assert checkpoint["epoch"] < 4 and "rng_states" in checkpoint  # an epoch was left to do
+    config_then = (out / ".hydra" / "config.yaml").read_text()
 
-    resumed = tmp_path / "resumed"
-    run("train.py", *RESUME_RUN, f"data.data_dir={larger_corpus}", f"hydra.run.dir={resumed}", f"ckpt_path={last}")
-    assert scores(resumed) == scores(uninterrupted)
+    # No hydra.run.dir: the resumed run finds its directory from the checkpoint.
+    run("train.py", *RESUME_RUN, f"data.data_dir={larger_corpus}", f"ckpt_path={last}")
+    assert scores(out) == scores(uninterrupted)
+    assert not list(checkpoints.glob(".*.tmp"))  # what a kill mid-write left is cleared
+    # One TensorBoard run whose curves continue where they stopped: every tag at the steps of
+    # the uninterrupted run, none twice.
+    assert tensorboard_steps(out) == tensorboard_steps(uninterrupted)
+    assert (out / ".hydra" / "config.yaml").read_text() == config_then  # the original config is kept
+    (resumed,) = (out / ".hydra").glob("resumed_*")
+    assert f"ckpt_path={last}" in (resumed / "overrides.yaml").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["interrupted"]  # no second run directory
+
+
+def test_a_resume_with_other_settings_names_them(uninterrupted, larger_corpus, tmp_path):
+    last = uninterrupted / "checkpoints" / "last.ckpt"
+    common = [*RESUME_RUN, f"data.data_dir={larger_corpus}", f"ckpt_path={last}"]
+    message = run_failing("train.py", *common, "model.h=1", "data.unk_replace=0.2")
+    assert message == (
+        f"postag: error: ckpt_path={last}: the checkpoint was trained with model.h=2 (now 1), "
+        f"data.unk_replace=0.1 (now 0.2); resume with the settings it was trained with, or start a new run"
+    )
+    other_data = tmp_path / "data"
+    other_data.mkdir()
+    (other_data / "train.txt").write_bytes((FIXTURES / "train.txt").read_bytes())
+    (other_data / "test.txt").write_bytes((FIXTURES / "test.txt").read_bytes())
+    message = run_failing("train.py", *RESUME_RUN, f"data.data_dir={other_data}", f"ckpt_path={last}",
+                          f"hydra.run.dir={tmp_path / 'elsewhere'}")
+    assert message.startswith(f"postag: error: ckpt_path={last}: the training data gives other words")
 
 
 def test_ckpt_path_latest_finds_the_newest_run(uninterrupted, larger_corpus, tmp_path):

@@ -1,0 +1,133 @@
+"""Resuming in place: a run resumed from ``<run>/checkpoints/*.ckpt`` continues in ``<run>``.
+
+Hydra picks a run's directory before train.py starts, so the choice is made in the config
+(``conf/train.yaml``) through two resolvers registered here: ``resume_dir`` gives the
+checkpoint's run directory (or a fresh one), ``resume_subdir`` the folder for the resumed
+invocation's own config and overrides, beside the original ones and not over them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from postag.config import ConfigError
+
+CONFIG_DIR = ".hydra"
+# Data settings a resumed run may change: where the files are, and how they are loaded.
+FREE_DATA_KEYS = ("data_dir", "train_file", "dev_file", "test_file", "num_workers", "download", "base_url")
+
+
+def checkpoint_to_resume(ckpt_path: str | None, runs_dir: str) -> Path | None:
+    """The file ``ckpt_path`` names (``latest``: the newest ``<run>/checkpoints/last.ckpt`` under
+    ``runs_dir``), or None when there is none; train.py reports that in one line."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "latest":
+        candidates = sorted(Path(runs_dir).glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        return candidates[-1] if candidates else None
+    path = Path(ckpt_path)
+    return path if path.is_file() else None
+
+
+def run_of(checkpoint: Path | None) -> Path | None:
+    """The run directory a checkpoint belongs to: ``<run>/checkpoints/X.ckpt`` with ``<run>/.hydra``."""
+    if checkpoint is None or checkpoint.parent.name != "checkpoints":
+        return None
+    run = checkpoint.parent.parent
+    return run if (run / CONFIG_DIR).is_dir() else None
+
+
+def resume_dir(ckpt_path: str | None, runs_dir: str, fresh_dir: str) -> str:
+    run = run_of(checkpoint_to_resume(ckpt_path, runs_dir))
+    return str(run) if run is not None else fresh_dir
+
+
+def resume_subdir(ckpt_path: str | None, runs_dir: str, stamp: str) -> str:
+    run = run_of(checkpoint_to_resume(ckpt_path, runs_dir))
+    return CONFIG_DIR if run is None else f"{CONFIG_DIR}/resumed_{stamp}"
+
+
+def register_resolvers() -> None:
+    for name, function in (("resume_dir", resume_dir), ("resume_subdir", resume_subdir)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, function)
+
+
+@dataclass
+class Resume:
+    """A run to continue: its checkpoint, whether it continues in that checkpoint's run directory,
+    the step it stopped at and the vocabularies it was trained with."""
+
+    checkpoint: Path
+    in_place: bool
+    step: int
+    vocab: dict
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _differences(section: str, now: dict, then: dict, skip: tuple[str, ...] = ()) -> list[str]:
+    return [
+        f"{section}.{key}={_plain(then[key])!r} (now {_plain(value)!r})"
+        for key, value in now.items()
+        if key in then and key not in skip and key != "_target_" and _plain(value) != _plain(then[key])
+    ]
+
+
+def resume_from(cfg: DictConfig) -> Resume | None:
+    """The run that ``ckpt_path`` continues, checked: a postag checkpoint (one line if not), trained
+    with the model settings (and, resuming in place, the data settings) of this invocation."""
+    from postag.checkpoint import CheckpointError, read_checkpoint, remove_stale_temporaries
+    from postag.data import CHECKPOINT_KEY, vocabularies_from_checkpoint
+
+    ckpt_path = cfg.get("ckpt_path")
+    if ckpt_path is None:
+        return None
+    runs_dir = Path(cfg.paths.log_dir) / cfg.task_name / "runs"
+    path = checkpoint_to_resume(ckpt_path, str(runs_dir))
+    if path is None:
+        if ckpt_path == "latest":
+            raise CheckpointError(f"ckpt_path=latest: no <run>/checkpoints/last.ckpt under {runs_dir}")
+        raise FileNotFoundError(f"ckpt_path: no checkpoint file at {ckpt_path}")
+    checkpoint = read_checkpoint(path)
+    try:
+        vocab = vocabularies_from_checkpoint(checkpoint, str(path)).state_dict()
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
+    model_now = OmegaConf.to_container(cfg.model, resolve=True)
+    differing = _differences("model", model_now, checkpoint["hyper_parameters"])
+    run = run_of(path)
+    in_place = run is not None and run.resolve() == Path(cfg.paths.output_dir).resolve()
+    if in_place:
+        original = OmegaConf.load(run / CONFIG_DIR / "config.yaml")
+        data_then = OmegaConf.to_container(original.data, resolve=False) if "data" in original else {}
+        differing += _differences("data", OmegaConf.to_container(cfg.data, resolve=True), data_then, FREE_DATA_KEYS)
+    if differing:
+        raise ConfigError(
+            f"ckpt_path={path}: the checkpoint was trained with {', '.join(differing)}; "
+            f"resume with the settings it was trained with, or start a new run"
+        )
+    if in_place:
+        remove_stale_temporaries(path.parent)
+        # The directory is the run's own, full of its checkpoints: that is the point of resuming in place.
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    return Resume(path, in_place, int(checkpoint.get("global_step", 0)), vocab)
+
+
+def check_vocabularies(resume: Resume | None, vocab) -> None:
+    """The training data of a resumed run must give the vocabularies the checkpoint was trained with."""
+    if resume is None:
+        return
+    now = vocab.state_dict()
+    differing = [name for name in ("words", "tags", "chars", "suffixes") if now[name] != resume.vocab.get(name)]
+    if differing:
+        raise ConfigError(
+            f"ckpt_path={resume.checkpoint}: the training data gives other {', '.join(differing)} vocabularies "
+            f"than the checkpoint was trained with; resume on the same data, or start a new run"
+        )
