@@ -43,6 +43,7 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "model.lr", lambda v: isinstance(v, (int, float)) and v > 0, "a positive number")
         _check(cfg, "model.max_len", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "model.ensemble", lambda v: _is_int(v) and v >= 1, "an integer of at least 1 (number of taggers)")
+        _check(cfg, "model.max_offset", lambda v: _is_int(v) and v >= 0, "0 (off) or a positive integer")
         _check(cfg, "model.char_n", lambda v: _is_int(v) and v >= 0, "0 (off) or a positive integer")
         _check(
             cfg,

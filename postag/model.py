@@ -41,15 +41,22 @@ def relu(x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 
 
 def scaled_dot_product_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor | None = None
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    key_mask: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(q k^T / sqrt(D)) v over the last two dimensions.
+    """softmax(q k^T / sqrt(D) + bias) v over the last two dimensions.
 
     q, k, v: (..., S, D). key_mask: broadcastable to (..., S_q, S_k), True where a
-    key may be attended to. Returns (output (..., S, D), weights (..., S, S)).
+    key may be attended to. bias: broadcastable to (..., S_q, S_k), added to the scores.
+    Returns (output (..., S, D), weights (..., S, S)).
     """
     # Scaled and masked in place: the product is a fresh tensor and autograd keeps q and k, not it.
     scores = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.size(-1)))  # (..., S, S)
+    if bias is not None:
+        scores = scores + bias
     if key_mask is not None:
         # -inf (not a large negative constant) so half precision cannot overflow
         # and masked keys get exactly zero weight.
@@ -123,6 +130,24 @@ class Packing(NamedTuple):
 ATTENTION_IMPLEMENTATIONS = ("manual", "sdpa")
 
 
+class OffsetBias(nn.Module):
+    """A learned score per head for each relative offset j - i between query i and key j,
+    clipped to [-max_offset, max_offset]: each head can learn to look at the previous word,
+    the next one or itself, whatever the sentence's length and the word's absolute position."""
+
+    def __init__(self, h: int, max_offset: int):
+        super().__init__()
+        if max_offset < 1:
+            raise ValueError(f"max_offset must be at least 1, got {max_offset}")
+        self.max_offset = max_offset
+        self.weight = nn.Parameter(torch.zeros(h, 2 * max_offset + 1))  # starts neutral
+
+    def forward(self, seq: int) -> torch.Tensor:
+        positions = torch.arange(seq, device=self.weight.device)
+        offsets = (positions[None, :] - positions[:, None]).clamp(-self.max_offset, self.max_offset)  # (S, S)
+        return self.weight[:, offsets + self.max_offset]  # (h, S, S)
+
+
 class MultiHeadAttention(nn.Module):
     """h heads from one fused Q/K/V projection, computed in one batched product.
 
@@ -134,7 +159,9 @@ class MultiHeadAttention(nn.Module):
     (the readable reference); "sdpa" runs torch's fused kernel with the same mask.
     """
 
-    def __init__(self, hidden_n: int, h: int, head_size: int | None = None, attention: str = "manual"):
+    def __init__(
+        self, hidden_n: int, h: int, head_size: int | None = None, attention: str = "manual", max_offset: int = 0
+    ):
         super().__init__()
         if h < 1:
             raise ValueError(f"h (number of heads) must be at least 1, got {h}")
@@ -143,6 +170,8 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"hidden_n={hidden_n} is too small for h={h} heads (head size would be 0)")
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise ValueError(f"attention must be one of {', '.join(ATTENTION_IMPLEMENTATIONS)}, got {attention!r}")
+        if max_offset < 0:
+            raise ValueError(f"max_offset must be 0 (off) or positive, got {max_offset}")
         self.h = h
         self.head_size = head_size
         self.attention = attention
@@ -151,6 +180,8 @@ class MultiHeadAttention(nn.Module):
         # product instead of three.
         self.qkv = nn.Linear(hidden_n, 3 * inner)
         self.out = nn.Linear(inner, hidden_n)
+        # max_offset > 0: a learned bias by relative offset on every head's scores (OffsetBias)
+        self.offset_bias = OffsetBias(h, max_offset) if max_offset > 0 else None
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None
@@ -164,17 +195,21 @@ class MultiHeadAttention(nn.Module):
         qkv = qkv.view(batch, seq, 3, self.h, self.head_size)  # (B, S, 3, h, D)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, S, D)
         key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
+        bias = None if self.offset_bias is None else self.offset_bias(seq)  # (h, S, S)
         if self.attention == "sdpa":
             if key_mask is not None:
                 # torch's kernel gives NaN for a query with no key at all (an all-padding
                 # row); let such rows attend everywhere, then zero them as the manual path does.
                 empty = ~mask.any(dim=-1)  # (B,)
                 key_mask = key_mask | empty[:, None, None, None]
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)  # (B, h, S, D)
+            attn_mask = key_mask
+            if bias is not None:  # one additive mask: the bias, and -inf on padded keys
+                attn_mask = bias if key_mask is None else bias.masked_fill(~key_mask, float("-inf"))  # (B, h, S, S)
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, S, D)
             if mask is not None:
                 heads = heads.masked_fill(empty[:, None, None, None], 0.0)
         else:
-            heads, _ = scaled_dot_product_attention(q, k, v, key_mask)  # (B, h, S, D)
+            heads, _ = scaled_dot_product_attention(q, k, v, key_mask, bias)  # (B, h, S, D)
         heads = heads.transpose(1, 2)  # (B, S, h, D), a view
         if packing is not None:
             # Gathered straight from the view: one copy, not a reshape and then a gather.
@@ -227,9 +262,10 @@ class TransformerBlock(nn.Module):
         dropout: float = 0.1,
         norm_first: bool = True,
         attention: str = "manual",
+        max_offset: int = 0,
     ):
         super().__init__()
-        self.attention = MultiHeadAttention(hidden_n, h, attention=attention)
+        self.attention = MultiHeadAttention(hidden_n, h, attention=attention, max_offset=max_offset)
         self.feed_forward = FeedForward(hidden_n, 4 * hidden_n if ff_dim is None else ff_dim)
         self.norm_attention = LayerNorm(hidden_n)
         self.norm_feed_forward = LayerNorm(hidden_n)
@@ -390,6 +426,7 @@ class Transformer(nn.Module):
         pad_id: int = 0,
         embedding_init_std: float = 0.02,
         attention: str = "manual",
+        max_offset: int = 0,
     ):
         super().__init__()
         if n < 1:
@@ -403,7 +440,10 @@ class Transformer(nn.Module):
         self.max_len = max_len
         self.dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            TransformerBlock(hidden_n, h, ff_dim=ff_dim, dropout=dropout, norm_first=norm_first, attention=attention)
+            TransformerBlock(
+                hidden_n, h, ff_dim=ff_dim, dropout=dropout, norm_first=norm_first, attention=attention,
+                max_offset=max_offset,
+            )
             for _ in range(n)
         )
         # Pre-norm leaves the residual stream un-normalised: normalise once at the end.

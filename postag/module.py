@@ -56,6 +56,7 @@ class TaggerModule(L.LightningModule):
         shape_features: bool = False,
         feature_dropout: float = 0.0,
         attention: str = "manual",
+        max_offset: int = 0,
         label_smoothing: float = 0.0,
         compile: bool = False,
         ensemble: int = 1,
@@ -99,6 +100,7 @@ class TaggerModule(L.LightningModule):
                         max_len=max_len,
                         norm_first=norm_first,
                         attention=attention,
+                        max_offset=max_offset,
                     ),
                     "word_features": WordFeatures(
                         hidden_n,

@@ -10,6 +10,7 @@ from postag.model import (
     Attention,
     LayerNorm,
     MultiHeadAttention,
+    OffsetBias,
     Packing,
     SequenceTooLongError,
     Transformer,
@@ -139,6 +140,53 @@ def test_multi_head_attention_matches_torch_with_padding(h, attention):
     actual = ours(x, mask)
     # torch's output at padded query positions is also defined (they attend to real keys)
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_offset_bias_reads_each_heads_score_for_the_clipped_offset():
+    bias = OffsetBias(h=2, max_offset=2)
+    with torch.no_grad():
+        bias.weight.copy_(torch.arange(10.0).view(2, 5))  # head 0: offsets -2..2 -> 0..4, head 1: 5..9
+    table = bias(6)  # (h, S, S)
+    assert table.shape == (2, 6, 6)
+    for head in range(2):
+        for i in range(6):
+            for j in range(6):
+                assert table[head, i, j] == 5 * head + max(-2, min(2, j - i)) + 2
+
+
+@pytest.mark.parametrize("attention", ["manual", "sdpa"])
+def test_multi_head_attention_with_offset_bias_matches_torch_given_the_bias_as_a_mask(attention):
+    ours = MultiHeadAttention(hidden_n=16, h=4, attention=attention, max_offset=3)
+    with torch.no_grad():
+        ours.offset_bias.weight.normal_()
+    reference = nn.MultiheadAttention(16, 4, batch_first=True)
+    _copy_into_torch_mha(ours, reference)
+    x = torch.randn(3, 9, 16)
+    mask = padding_mask([9, 5, 2], 9)
+    bias = ours.offset_bias(9).detach()  # (h, S, S), torch takes (B * h, S, S) added to the scores
+    padding = torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))  # as a float mask, the kind of attn_mask
+    expected, _ = reference(x, x, x, key_padding_mask=padding, attn_mask=bias.repeat(3, 1, 1), need_weights=False)
+    actual = ours(x, mask)
+    torch.testing.assert_close(actual[mask], expected[mask], rtol=1e-5, atol=1e-5)
+    actual.masked_fill(~mask[..., None], 0.0).sum().backward()
+    assert ours.offset_bias.weight.grad.abs().sum() > 0  # the bias learns
+
+
+def test_a_zero_offset_bias_changes_nothing_and_packing_keeps_it():
+    plain = Transformer(emb_n=30, hidden_n=16, n=2, h=4, dropout=0.0).eval()
+    biased = Transformer(emb_n=30, hidden_n=16, n=2, h=4, dropout=0.0, max_offset=2).eval()
+    biased.load_state_dict(plain.state_dict(), strict=False)  # the bias itself starts at zero
+    tokens = torch.randint(1, 30, (4, 8))
+    mask = padding_mask([8, 3, 5, 1], 8)
+    torch.testing.assert_close(biased(tokens, mask), plain(tokens, mask))
+    with torch.no_grad():
+        for block in biased.blocks:
+            block.attention.offset_bias.weight.normal_()
+    packed = biased(tokens, mask)  # 41% padding: packed
+    assert Packing.worth_it(mask)
+    for row, length in enumerate([8, 3, 5, 1]):  # each sentence alone, unpadded, gives the same vectors
+        alone = biased(tokens[row : row + 1, :length], mask[row : row + 1, :length])
+        torch.testing.assert_close(packed[row, :length], alone[0], rtol=1e-5, atol=1e-5)
 
 
 def test_multi_head_attention_with_heads_not_dividing_hidden_size():
