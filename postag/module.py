@@ -273,7 +273,9 @@ class TaggerModule(L.LightningModule):
         )
         experiment.add_figure(
             f"{stage}/confusion_matrix",
-            confusion_figure(confusion, [*self.tag_names, UNSEEN_TAGS], f"{name} confusions (row-normalised), step {self.global_step}"),
+            confusion_figure(
+                confusion, [*self.tag_names, UNSEEN_TAGS], f"{name} confusions (row-normalised), step {self.global_step}"
+            ),
             global_step=self.global_step,
             close=True,
         )
