@@ -33,6 +33,8 @@ def train(cfg: DictConfig) -> dict:
     datamodule.prepare_data()
     datamodule.setup("fit")
     check_vocabularies(resume, datamodule.vocab)
+    if cfg.get("test"):
+        datamodule.split_path("test")  # a missing test split stops the run now, not after training
     if cfg.get("min_steps"):
         batches = len(datamodule.train_dataloader())
         cfg.trainer.max_epochs = epochs_for(cfg.trainer.max_epochs, cfg.min_steps, batches, cfg.trainer.accumulate_grad_batches)

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import SMALL_MODEL, run
+from conftest import ROOT, SMALL_MODEL, run
 from postag.data import CHECKPOINT_KEY
 from postag.tagger import Tagger
 
@@ -143,3 +143,16 @@ def test_a_column_file_trains_with_its_word_and_tag_columns(tmp_path):
     assert not set(vocab["tags"]) & {"B-NP", "I-NP"}  # the chunk column is not the tag
     assert vocab["conllu_column"] == "xpos"
     assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/acc"] <= 1.0
+
+
+def test_a_missing_test_split_stops_training_before_it_starts(tmp_path):
+    folder = write_treebank(tmp_path / "UD_Test", long=False)
+    (folder / "xx_test-ud-test.conllu").unlink()
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "train.py", "data=conllu", f"data.data_dir={folder}", f"hydra.run.dir={out}", *SMALL_MODEL],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"postag: error: no test split in {folder}")
+    assert not (out / "checkpoints").exists()  # nothing was trained
