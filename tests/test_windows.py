@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from postag.data import IGNORE_INDEX, Batch, Vocabularies, collate
+from postag.data import IGNORE_INDEX, Batch, Example, Vocabularies, collate
 from postag.module import TaggerModule
 from postag.windows import window_plan, windowed
 
@@ -27,8 +27,6 @@ def _batch(lengths, vocab_size=20, seed=0):
         words = torch.randint(2, vocab_size, (n,), generator=generator)
         chars = torch.randint(2, 9, (n, 3), generator=generator)
         examples.append((words, torch.randint(0, 3, (n,), generator=generator), chars, torch.ones(n, dtype=torch.long), words % 5))
-    from postag.data import Example
-
     return collate([Example(*e) for e in examples])
 
 

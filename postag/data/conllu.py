@@ -93,6 +93,7 @@ class ConlluReader(SplitFinder):
     def __init__(self, tag_column: str = "upos"):
         self.column = tag_column_index(tag_column)
         self.tag_column = tag_column
+        self.conllu_column = tag_column  # a model trained on this column writes its tags there
 
     def split_names(self, split: str) -> tuple[str, ...]:
         return (f"*-ud-{split}.conllu.gz", f"*-ud-{split}.conllu", f"{split}.conllu.gz", f"{split}.conllu")

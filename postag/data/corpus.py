@@ -77,6 +77,8 @@ class ColumnReader(SplitFinder):
     """
 
     name = "columns"
+    # Where a model trained on these tags writes them in CoNLL-U: language-specific tags go to XPOS.
+    conllu_column = "xpos"
 
     def __init__(self, word_column: int = 0, tag_column: int = 1, columns: int | None = None, layout: str | None = None):
         for key, value in (("data.word_column", word_column), ("data.tag_column", tag_column)):

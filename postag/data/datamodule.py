@@ -161,8 +161,7 @@ class TaggingDataModule(L.LightningDataModule):
             if self.vocab is None:
                 # Words from the sentences trained on only, so validation words can be
                 # unseen as test words are.
-                column = getattr(self.reader, "tag_column", None) if self.format == "conllu" else "xpos"
-                self.vocab = Vocabularies.from_training(train, train_split, self.min_freq, column)
+                self.vocab = Vocabularies.from_training(train, train_split, self.min_freq, self.reader.conllu_column)
             if need_train:
                 self.train_set = self.encode(train, "train", train_path)
                 self.val_set = self.encode(val, "val", val_source)

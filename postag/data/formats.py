@@ -10,11 +10,12 @@ FORMATS = ("conll2000", "columns", "conllu")
 
 def make_reader(format: str, word_column: int | None = None, tag_column: int | str | None = None):
     """The reader of a data format: ``conll2000``, ``columns`` or ``conllu``; a column left
-    at None takes the format's default (word 0 and tag 1 for columns, UPOS for CoNLL-U)."""
+    at None takes the reader's own default (word 0 and tag 1 for columns, UPOS for CoNLL-U)."""
+    given = {name: value for name, value in (("word_column", word_column), ("tag_column", tag_column)) if value is not None}
     if format == "conll2000":
         return CoNLL2000Reader()
     if format == "columns":
-        return ColumnReader(0 if word_column is None else word_column, 1 if tag_column is None else tag_column)
+        return ColumnReader(**given)
     if format == "conllu":
-        return ConlluReader("upos" if tag_column is None else tag_column)
+        return ConlluReader() if tag_column is None else ConlluReader(tag_column)
     raise ValueError(f"data.format={format!r}: expected {', '.join(FORMATS)}")
