@@ -1,7 +1,7 @@
 """Resuming in place: a run resumed from ``<run>/checkpoints/*.ckpt`` continues in ``<run>``.
 
 Hydra picks a run's directory before train.py starts, so the choice is made in the config
-(``conf/train.yaml``) through two resolvers registered here: ``resume_dir`` gives the
+(``conf/hydra/train.yaml``) through two resolvers registered here: ``resume_dir`` gives the
 checkpoint's run directory (or a fresh one), ``resume_subdir`` the folder for the resumed
 invocation's own config and overrides, beside the original ones and not over them.
 """
