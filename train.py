@@ -54,8 +54,9 @@ def train(cfg: DictConfig) -> dict:
 
     per_tag = None
     if cfg.get("test"):
-        # fast_dev_run saves no checkpoint: test the weights in memory then
-        best = "best" if checkpoint is not None and checkpoint.best_model_path else None
+        # fast_dev_run saves no checkpoint: test the weights in memory then. The best checkpoint by its
+        # path, not "best", which Lightning calls ambiguous beside the second ModelCheckpoint (last.ckpt).
+        best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
         trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(scalar_metrics(trainer))
         per_tag = with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))

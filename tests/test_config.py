@@ -149,9 +149,12 @@ def test_checkpoint_callback_keeps_slashes_out_of_paths(tmp_path):
     trainer = build_trainer(compose_config("train", [], tmp_path))
     checkpoint = trainer.checkpoint_callback
     assert isinstance(checkpoint, ModelCheckpoint)
-    assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max" and checkpoint.save_last
+    assert checkpoint.monitor == "val/acc" and checkpoint.mode == "max"
     assert checkpoint.auto_insert_metric_name is False
     assert Path(checkpoint.dirpath) == tmp_path / "checkpoints"
+    # last.ckpt: a callback of its own that saves every epoch (Lightning 2.6's save_last follows the best)
+    (last,) = [c for c in trainer.checkpoint_callbacks if c is not checkpoint]
+    assert last.monitor is None and last.filename == "last" and Path(last.dirpath) == Path(checkpoint.dirpath)
     assert trainer.logger.log_dir.startswith(str(tmp_path))
 
 

@@ -28,6 +28,8 @@ def test_run_directory_holds_config_checkpoints_logs_and_reports(trained_run):
     assert (out / "checkpoints" / "last.ckpt").is_file()
     best = [p for p in (out / "checkpoints").glob("epoch_*.ckpt")]
     assert len(best) == 1 and "val_acc_" in best[0].name  # no folder made from 'val/acc'
+    # last.ckpt holds the final weights (15 epochs of 2 batches), whichever epoch was best
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 30
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"test/acc", "val/acc", "val/acc_best", "train_seconds"} <= metrics.keys()
     table = (out / "test_per_tag.md").read_text()
