@@ -71,7 +71,12 @@ def _key_mask(mask: torch.Tensor | None) -> torch.Tensor | None:
 
 
 class Attention(nn.Module):
-    """One attention head with its own query, key and value projections."""
+    """One attention head with its own query, key and value projections.
+
+    ``attention(Q, K, V, mask)``: queries from Q, keys from K, values from V (cross-attention);
+    ``attention(x, mask=mask)`` (K and V left out) attends over x itself. mask: (B, S_k), True
+    on real keys. need_weights=True also returns the weights (B, S_q, S_k).
+    """
 
     def __init__(self, hidden_n: int, head_size: int | None = None):
         super().__init__()
@@ -80,10 +85,35 @@ class Attention(nn.Module):
         self.k = nn.Linear(hidden_n, head_size)
         self.v = nn.Linear(hidden_n, head_size)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # x: (B, S, H); mask: (B, S) True on real tokens
-        out, _ = scaled_dot_product_attention(self.q(x), self.k(x), self.v(x), _key_mask(mask))
-        return out  # (B, S, D)
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        # query: (B, S_q, H); key, value: (B, S_k, H); mask: (B, S_k) True on real keys
+        key, value, mask = _keys_and_values(query, key, value, mask)
+        out, weights = scaled_dot_product_attention(self.q(query), self.k(key), self.v(value), _key_mask(mask))
+        return (out, weights) if need_weights else out  # (B, S_q, D), (B, S_q, S_k)
+
+
+def _keys_and_values(
+    query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None, mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The keys, values and mask of a call ``attention(Q, K, V, mask)``: K left out is Q (self-
+    attention), V left out is K. A boolean tensor in K's place is the mask of the shorter call
+    ``attention(x, mask)``, which earlier versions took."""
+    if key is not None and key.dtype == torch.bool:
+        if mask is not None or value is not None:
+            raise TypeError("attention(x, mask) takes no values and no second mask")
+        key, mask = None, key
+    key = query if key is None else key
+    value = key if value is None else value
+    if key.shape[:-1] != value.shape[:-1]:
+        raise ValueError(f"keys {tuple(key.shape)} and values {tuple(value.shape)} differ in batch or length")
+    return key, value, mask
 
 
 class Packing(NamedTuple):
@@ -142,10 +172,12 @@ class OffsetBias(nn.Module):
         self.max_offset = max_offset
         self.weight = nn.Parameter(torch.zeros(h, 2 * max_offset + 1))  # starts neutral
 
-    def forward(self, seq: int) -> torch.Tensor:
-        positions = torch.arange(seq, device=self.weight.device)
-        offsets = (positions[None, :] - positions[:, None]).clamp(-self.max_offset, self.max_offset)  # (S, S)
-        return self.weight[:, offsets + self.max_offset]  # (h, S, S)
+    def forward(self, seq: int, key_seq: int | None = None) -> torch.Tensor:
+        # key_seq: the keys' length where it differs from the queries' (cross-attention)
+        queries = torch.arange(seq, device=self.weight.device)
+        keys = queries if key_seq is None else torch.arange(key_seq, device=self.weight.device)
+        offsets = (keys[None, :] - queries[:, None]).clamp(-self.max_offset, self.max_offset)  # (S_q, S_k)
+        return self.weight[:, offsets + self.max_offset]  # (h, S_q, S_k)
 
 
 class MultiHeadAttention(nn.Module):
@@ -184,37 +216,78 @@ class MultiHeadAttention(nn.Module):
         self.offset_bias = OffsetBias(h, max_offset) if max_offset > 0 else None
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None
-    ) -> torch.Tensor:
-        # x: (B, S, H) and mask: (B, S) True on real tokens; or, with packing, x: (N, H) real tokens only
-        qkv = self.qkv(x)  # (B, S, 3*h*D) or (N, 3*h*D)
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        packing: Packing | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``attention(Q, K, V, mask)``, or self-attention ``attention(x, mask=mask)``.
+
+        query: (B, S_q, H); key, value: (B, S_k, H); mask: (B, S_k) True on real keys. With
+        packing (self-attention only), query is (N, H): the real tokens alone. need_weights=True
+        also returns the attention weights (B, h, S_q, S_k), computed by the manual path.
+        """
+        key, value, mask = _keys_and_values(query, key, value, mask)
         if packing is not None:
             mask = packing.mask
+        if key is query and value is query:
+            q, k, v = self._self_projections(query, packing)  # each (B, h, S, D)
+        else:
+            if packing is not None:
+                raise ValueError("packing is for self-attention: keys and values must be the queries")
+            q, k, v = self._cross_projections(query, key, value)  # (B, h, S_q, D), (B, h, S_k, D) x 2
+        heads, weights = self._attend(q, k, v, mask, need_weights)  # (B, h, S_q, D)
+        heads = heads.transpose(1, 2)  # (B, S_q, h, D), a view
+        if packing is not None:
+            # Gathered straight from the view: one copy, not a reshape and then a gather.
+            out = self.out(packing.pack(heads).flatten(1))  # (N, H)
+        else:
+            out = self.out(heads.reshape(*heads.shape[:2], self.h * self.head_size))  # (B, S_q, H)
+        return (out, weights) if need_weights else out
+
+    def _self_projections(self, x: torch.Tensor, packing: Packing | None) -> tuple[torch.Tensor, ...]:
+        """Queries, keys and values of x from the one fused projection."""
+        qkv = self.qkv(x)  # (B, S, 3*h*D) or (N, 3*h*D)
+        if packing is not None:
             qkv = packing.unpack(qkv)  # (B, S, 3*h*D), zeros on padding
         batch, seq, _ = qkv.shape
         qkv = qkv.view(batch, seq, 3, self.h, self.head_size)  # (B, S, 3, h, D)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, S, D)
-        key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
-        bias = None if self.offset_bias is None else self.offset_bias(seq)  # (h, S, S)
-        if self.attention == "sdpa":
-            if key_mask is not None:
-                # torch's kernel gives NaN for a query with no key at all (an all-padding
-                # row); let such rows attend everywhere, then zero them as the manual path does.
-                empty = ~mask.any(dim=-1)  # (B,)
-                key_mask = key_mask | empty[:, None, None, None]
-            attn_mask = key_mask
-            if bias is not None:  # one additive mask: the bias, and -inf on padded keys
-                attn_mask = bias if key_mask is None else bias.masked_fill(~key_mask, float("-inf"))  # (B, h, S, S)
-            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, S, D)
-            if mask is not None:
-                heads = heads.masked_fill(empty[:, None, None, None], 0.0)
-        else:
-            heads, _ = scaled_dot_product_attention(q, k, v, key_mask, bias)  # (B, h, S, D)
-        heads = heads.transpose(1, 2)  # (B, S, h, D), a view
-        if packing is not None:
-            # Gathered straight from the view: one copy, not a reshape and then a gather.
-            return self.out(packing.pack(heads).flatten(1))  # (N, H)
-        return self.out(heads.reshape(batch, seq, self.h * self.head_size))  # (B, S, H)
+        return qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, h, S, D)
+
+    def _cross_projections(self, query, key, value) -> tuple[torch.Tensor, ...]:
+        """Queries, keys and values each from its own input, with the fused projection's rows
+        for each: the same weights as self-attention."""
+        weights = self.qkv.weight.chunk(3)  # queries, keys, values: (h*D, H) each
+        biases = self.qkv.bias.chunk(3)
+        projected = []
+        for x, weight, bias in zip((query, key, value), weights, biases):
+            y = F.linear(x, weight, bias)  # (B, S, h*D)
+            projected.append(y.view(*y.shape[:2], self.h, self.head_size).transpose(1, 2))  # (B, h, S, D)
+        return tuple(projected)
+
+    def _attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, need_weights: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # q: (B, h, S_q, D); k, v: (B, h, S_k, D); mask: (B, S_k) True on real keys
+        key_mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S_k)
+        bias = None if self.offset_bias is None else self.offset_bias(q.size(2), k.size(2))  # (h, S_q, S_k)
+        if self.attention == "manual" or need_weights:  # torch's kernel does not return weights
+            return scaled_dot_product_attention(q, k, v, key_mask, bias)  # (B, h, S_q, D), (B, h, S_q, S_k)
+        if key_mask is not None:
+            # torch's kernel gives NaN for a query with no key at all (an all-padding
+            # row); let such rows attend everywhere, then zero them as the manual path does.
+            empty = ~mask.any(dim=-1)  # (B,)
+            key_mask = key_mask | empty[:, None, None, None]
+        attn_mask = key_mask
+        if bias is not None:  # one additive mask: the bias, and -inf on padded keys
+            attn_mask = bias if key_mask is None else bias.masked_fill(~key_mask, float("-inf"))  # (B, h, S_q, S_k)
+        heads = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # (B, h, S_q, D)
+        if mask is not None:
+            heads = heads.masked_fill(empty[:, None, None, None], 0.0)
+        return heads, None
 
 
 class LayerNorm(nn.Module):
@@ -273,16 +346,20 @@ class TransformerBlock(nn.Module):
         self.norm_first = norm_first
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None
-    ) -> torch.Tensor:
-        # x: (B, S, H), or (N, H) with packing (the real tokens only)
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None, need_weights: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        # x: (B, S, H), or (N, H) with packing (the real tokens only); need_weights: also (B, h, S, S)
+        attended = self.attention(
+            self.norm_attention(x) if self.norm_first else x, mask=mask, packing=packing, need_weights=need_weights
+        )
+        attended, weights = attended if need_weights else (attended, None)
         if self.norm_first:
-            x = x + self.dropout(self.attention(self.norm_attention(x), mask, packing))
+            x = x + self.dropout(attended)
             x = x + self.dropout(self.feed_forward(self.norm_feed_forward(x)))
         else:
-            x = self.norm_attention(x + self.dropout(self.attention(x, mask, packing)))
+            x = self.norm_attention(x + self.dropout(attended))
             x = self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
-        return x
+        return (x, weights) if need_weights else x
 
 
 def init_small_embedding_(embedding: nn.Embedding, std: float = 0.02) -> None:
@@ -336,13 +413,8 @@ class CharCNN(nn.Module):
                 state_dict[f"{prefix}convs.0.{name}"] = state_dict.pop(old)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        # chars: (B, S, W) character ids; a padding token has no characters
-        batch, seq, width = chars.shape
-        flat = chars.reshape(batch * seq, width)  # (B*S, W)
-        # Only real tokens go through the convolution: padding tokens are often half the batch.
-        real = flat[:, 0] != self.pad_id  # (B*S,)
-        words = flat[real]  # (N, W)
+    def word_vectors(self, words: torch.Tensor) -> torch.Tensor:
+        """(N, W) character ids of N words -> (N, H) their vectors."""
         x = self.embedding(words).transpose(1, 2)  # (N, C, W)
         pad = (words == self.pad_id)[:, None, :]  # (N, 1, W)
         pooled = []
@@ -351,7 +423,16 @@ class CharCNN(nn.Module):
             y = relu(conv(F.pad(x, ((k - 1) // 2, k // 2))))  # (N, H, W)
             # After ReLU every value is >= 0, so zeroing padded positions keeps them out of the max.
             pooled.append(y.masked_fill(pad, 0.0).amax(dim=-1))  # (N, H)
-        vectors = self.out(torch.cat(pooled, dim=-1))  # (N, H)
+        return self.out(torch.cat(pooled, dim=-1))  # (N, H)
+
+    def forward(self, chars: torch.Tensor) -> torch.Tensor:
+        # chars: (B, S, W) character ids; a padding token has no characters
+        batch, seq, width = chars.shape
+        flat = chars.reshape(batch * seq, width)  # (B*S, W)
+        # Only real tokens go through the convolution: padding tokens are often half the batch.
+        real = flat[:, 0] != self.pad_id  # (B*S,)
+        words = flat[real]  # (N, W)
+        vectors = self.word_vectors(words)  # (N, H)
         # A padding token gets the output bias, as it did when every position was convolved.
         out = self.out.bias.to(vectors.dtype).repeat(batch * seq, 1)  # bf16 under autocast
         out = out.index_put((real.nonzero(as_tuple=True)[0],), vectors)
@@ -450,9 +531,14 @@ class Transformer(nn.Module):
         self.final_norm = LayerNorm(hidden_n) if norm_first else nn.Identity()
 
     def forward(
-        self, tokens: torch.Tensor, mask: torch.Tensor | None = None, extra: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        # tokens: (B, S) ids; mask: (B, S) True on real tokens; extra: (B, S, H) added to the embeddings
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        # tokens: (B, S) ids; mask: (B, S) True on real tokens; extra: (B, S, H) added to the embeddings.
+        # need_weights=True: also every block's attention weights, a list of n (B, h, S, S).
         x = self.token_embedding(tokens)  # (B, S, H)
         if extra is not None:
             x = x + extra
@@ -471,10 +557,17 @@ class Transformer(nn.Module):
             packing = Packing.from_mask(mask)
             x = packing.pack(x)  # (N, H)
         x = self.dropout(x)
+        weights = []
         for block in self.blocks:
-            x = block(x, mask, packing)
+            if need_weights:
+                x, block_weights = block(x, mask, packing, need_weights=True)
+                weights.append(block_weights)  # (B, h, S, S)
+            else:
+                x = block(x, mask, packing)
         x = self.final_norm(x)
         if packing is not None:
-            return packing.unpack(x)  # (B, S, H), zeros on padding
-        # Zeros on padding here too, so that compiled and eager outputs agree everywhere.
-        return x if mask is None else x.masked_fill(~mask[..., None], 0.0)  # (B, S, H)
+            x = packing.unpack(x)  # (B, S, H), zeros on padding
+        elif mask is not None:
+            # Zeros on padding here too, so that compiled and eager outputs agree everywhere.
+            x = x.masked_fill(~mask[..., None], 0.0)  # (B, S, H)
+        return (x, weights) if need_weights else x

@@ -142,6 +142,81 @@ def test_multi_head_attention_matches_torch_with_padding(h, attention):
     torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("attention", ["manual", "sdpa"])
+def test_the_exercises_call_with_distinct_queries_keys_and_values_matches_torch(attention):
+    # attention(Q, K, V, mask): cross-attention, 5 queries over 8 keys, two of them padded in row 1
+    ours = MultiHeadAttention(hidden_n=16, h=4, attention=attention)
+    reference = nn.MultiheadAttention(16, 4, batch_first=True)
+    _copy_into_torch_mha(ours, reference)
+    q, k, v = torch.randn(2, 5, 16), torch.randn(2, 8, 16), torch.randn(2, 8, 16)
+    mask = padding_mask([8, 6], 8)
+    expected, expected_weights = reference(
+        q, k, v, key_padding_mask=~mask, need_weights=True, average_attn_weights=False
+    )
+    torch.testing.assert_close(ours(q, k, v, mask), expected, rtol=1e-5, atol=1e-5)
+    out, weights = ours(q, k, v, mask, need_weights=True)
+    assert weights.shape == (2, 4, 5, 8)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(weights, expected_weights, rtol=1e-5, atol=1e-5)
+    assert torch.equal(weights[1, :, :, 6:], torch.zeros(4, 5, 2))
+
+
+def test_the_exercises_call_on_one_tensor_equals_self_attention():
+    mha = MultiHeadAttention(128, 3)
+    q = torch.randn(2, 6, 128)
+    mask = padding_mask([6, 4], 6)
+    # (q, q, q) takes the fused projection; equal but distinct tensors take the separate one
+    fused = mha(q, q, q, mask)
+    separate = mha(q, q.clone(), q.clone(), mask)
+    torch.testing.assert_close(separate, fused, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(mha(q, mask=mask), fused)
+    torch.testing.assert_close(mha(q, mask), fused)  # the shorter call attention(x, mask)
+
+
+def test_single_head_attention_takes_queries_keys_values_and_a_mask():
+    attention = Attention(hidden_n=6, head_size=4)
+    q, kv = torch.randn(2, 3, 6), torch.randn(2, 5, 6)
+    mask = padding_mask([5, 2], 5)
+    out, weights = attention(q, kv, kv, mask, need_weights=True)
+    scores = attention.q(q) @ attention.k(kv).transpose(1, 2) / 2.0  # sqrt(4)
+    expected_weights = torch.softmax(scores.masked_fill(~mask[:, None, :], float("-inf")), dim=-1)
+    torch.testing.assert_close(weights, expected_weights)
+    torch.testing.assert_close(out, expected_weights @ attention.v(kv))
+    with pytest.raises(ValueError, match="differ in batch or length"):
+        attention(q, kv, q)
+    with pytest.raises(TypeError, match="no values"):
+        attention(q, mask, kv)
+
+
+@pytest.mark.parametrize("attention", ["manual", "sdpa"])
+def test_transformer_returns_every_blocks_attention_weights_when_asked(attention):
+    model = Transformer(emb_n=30, hidden_n=16, n=3, h=4, positional=True, max_len=10, attention=attention).eval()
+    tokens = torch.randint(2, 30, (3, 7))
+    mask = padding_mask([7, 3, 5], 7)  # enough padding to be packed
+    assert Packing.worth_it(mask)
+    out, weights = model(tokens, mask, need_weights=True)
+    torch.testing.assert_close(out, model(tokens, mask))  # asking changes nothing else
+    assert len(weights) == 3 and all(w.shape == (3, 4, 7, 7) for w in weights)
+    for w in weights:
+        torch.testing.assert_close(w.sum(-1), torch.ones(3, 4, 7))
+        assert torch.equal(w[1, :, :, 3:], torch.zeros(4, 7, 4))  # padded keys get nothing
+    # the first block's weights, recomputed from its own input with torch's attention
+    block = model.blocks[0]
+    x = model.token_embedding(tokens) + model.position_embedding(torch.arange(7))
+    reference = nn.MultiheadAttention(16, 4, batch_first=True)
+    _copy_into_torch_mha(block.attention, reference)
+    _, expected = reference(*[block.norm_attention(x)] * 3, key_padding_mask=~mask, average_attn_weights=False)
+    real_queries = mask[:, None, :, None].expand_as(expected)  # padded queries' rows may differ
+    torch.testing.assert_close(weights[0][real_queries], expected[real_queries], rtol=1e-5, atol=1e-5)
+
+
+def test_offset_bias_for_queries_and_keys_of_different_lengths():
+    bias = OffsetBias(h=1, max_offset=1)
+    with torch.no_grad():
+        bias.weight.copy_(torch.tensor([[-1.0, 0.0, 1.0]]))
+    assert torch.equal(bias(2, 4)[0], torch.tensor([[0.0, 1.0, 1.0, 1.0], [-1.0, 0.0, 1.0, 1.0]]))
+
+
 def test_offset_bias_reads_each_heads_score_for_the_clipped_offset():
     bias = OffsetBias(h=2, max_offset=2)
     with torch.no_grad():
@@ -460,3 +535,4 @@ def test_feature_dropout_hides_whole_tokens_in_training_only():
     assert 0.3 < hidden.float().mean() < 0.7
     torch.testing.assert_close(dropped[~hidden], features.shape(shapes)[~hidden])
     torch.testing.assert_close(features.eval()(chars, shapes, suffixes), features.shape(shapes))
+
