@@ -1,6 +1,7 @@
 """The ``postag`` command.
 
     postag tag --ckpt PATH [FILE] [--tokenize] [--format tsv|inline|conllu] [--input-format text|conllu]
+    postag explain --ckpt PATH [--output attention.png] [--top 3] [--tokenize] SENTENCE
     postag sweep-summary SWEEP_DIR
 """
 
@@ -91,6 +92,27 @@ def tag_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def explain_command(args: argparse.Namespace) -> int:
+    from postag.figures import attention_figure
+    from postag.tagger import Tagger
+    from postag.tokenizer import tokenize
+
+    text = " ".join(args.sentence)
+    words = tokenize(text) if args.tokenize else text.split()
+    if not words:
+        raise InputError("explain: the sentence has no words")
+    explanation = Tagger.load(args.ckpt, device=args.device).explain(words, top=args.top)
+    width = max(len(w) for w in words)
+    for word, best in zip(explanation.words, explanation.top):
+        print(f"{word:<{width}}  " + "  ".join(f"{tag:<5} {p:.3f}" for tag, p in best))
+    rows = [f"{w} {t}" for w, t in zip(explanation.words, explanation.tags)]
+    blocks, heads = explanation.attention.shape[:2]
+    title = f"attention of {Path(args.ckpt).name} (rows: word, tag)"
+    attention_figure(rows, words, explanation.attention, title).savefig(args.output, dpi=120)
+    print(f"attention maps, {blocks} x {heads} (blocks x heads): {args.output}")
+    return 0
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     from postag.sweep import summarize
 
@@ -141,6 +163,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile", action="store_true", help="torch.compile the encoder: faster on large inputs, slow to start"
     )
     tag.set_defaults(run=tag_command)
+    explain = commands.add_parser(
+        "explain",
+        help="one sentence's top tags and attention maps",
+        description="Print each word of a sentence with its most likely tags and their probabilities, and "
+        "write the attention weights of every block and head as one PNG.",
+    )
+    explain.add_argument("sentence", nargs="+", help="the sentence, its tokens separated by spaces")
+    explain.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    explain.add_argument("--output", default="attention.png", help="PNG of the attention maps (default: attention.png)")
+    explain.add_argument("--top", type=int, default=3, help="most likely tags shown for each word (default 3)")
+    explain.add_argument(
+        "--tokenize", action="store_true", help="split punctuation and clitics off words (English only)"
+    )
+    explain.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    explain.set_defaults(run=explain_command)
     sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")
     sweep.add_argument("sweep_dir")
     sweep.set_defaults(run=sweep_command)

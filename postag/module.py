@@ -12,8 +12,8 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, N_SHAPES, UNK_ID, Batch, Vocabularies
-from postag.model import Transformer, WordFeatures
-from postag.report import UNSEEN_TAGS, confusion_figure, per_tag_figure, per_tag_rows
+from postag.model import SequenceTooLongError, Transformer, WordFeatures
+from postag.report import UNSEEN_TAGS, per_tag_rows
 from postag.windows import windowed
 
 
@@ -136,6 +136,9 @@ class TaggerModule(L.LightningModule):
         # absent tag (support 0) from an always-wrong one.
         self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
         self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
+        # stage -> the last epoch's per-tag rows and confusion matrix (rows: gold, columns: predicted)
+        self.per_tag: dict[str, list[dict]] = {}
+        self.confusion: dict[str, torch.Tensor] = {}
 
     # Random states travel with checkpoints, so that a run resumed from the end of an
     # epoch draws the same dropout masks and word dropout as the run it continues.
@@ -166,10 +169,10 @@ class TaggerModule(L.LightningModule):
         others = [(m["word_features"], m["encoder"], m["head"]) for m in self.extra_members]
         return [(self.word_features, self.encoder, self.head), *others]
 
-    def member_logits(self, batch: Batch) -> list[torch.Tensor]:
-        """Each tagger's logits, (B, S, T) each."""
+    def member_logits(self, batch: Batch, members: list | None = None) -> list[torch.Tensor]:
+        """Each tagger's logits (of ``members``, by default all), (B, S, T) each."""
         logits = []
-        for word_features, encoder, head in self.members():
+        for word_features, encoder, head in self.members() if members is None else members:
 
             def tagger(part: Batch) -> torch.Tensor:
                 extra = word_features(part.chars, part.shapes, part.suffixes)  # (B, S, H) or None
@@ -191,6 +194,19 @@ class TaggerModule(L.LightningModule):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.combine(self.member_logits(batch))  # (B, S, T)
+
+    def forward_with_attention(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The tag scores, as ``forward`` gives them, and the attention weights of every block
+        of the first tagger: a list of n (B, h, S, S). Sentences must fit the position table."""
+        (word_features, encoder, head), *others = self.members()
+        if encoder.position_embedding is not None and batch.tokens.size(1) > encoder.max_len:
+            raise SequenceTooLongError(
+                f"attention weights are for sentences of up to max_len={encoder.max_len} tokens, "
+                f"got {batch.tokens.size(1)}"
+            )
+        extra = word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None
+        hidden, weights = encoder(batch.tokens, batch.mask, extra, need_weights=True)
+        return self.combine([head(hidden), *self.member_logits(batch, others)]), weights
 
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         member_logits = self.member_logits(batch)  # each (B, S, T)
@@ -246,10 +262,12 @@ class TaggerModule(L.LightningModule):
         self.log("test/acc_oov", self.test_acc_oov, on_epoch=True, batch_size=size)
         self.log("test/acc_known", self.test_acc_known, on_epoch=True, batch_size=size)
 
-    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> tuple[list[dict], torch.Tensor]:
+    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> list[dict]:
+        """Per-tag accuracy into the logs; the rows and the confusion matrix are kept in
+        ``per_tag[stage]`` and ``confusion[stage]`` for the figure callbacks and the reports."""
         confusion = confusion_metric.compute().cpu()
         confusion_metric.reset()
-        rows = per_tag_rows(confusion, [*self.tag_names, UNSEEN_TAGS])
+        rows = per_tag_rows(confusion, self.label_names)
         present = {
             f"{stage}/acc_per_tag/{r['tag']}": r["accuracy"]
             for r in rows
@@ -257,38 +275,20 @@ class TaggerModule(L.LightningModule):
         }
         # identical on every process (the confusion matrix is synced), so syncing changes nothing
         self.log_dict(present, on_epoch=True, sync_dist=True)
-        return rows, confusion
+        self.per_tag[stage], self.confusion[stage] = rows, confusion
+        return rows
 
-    def _add_figures(self, stage: str, rows: list[dict], confusion: torch.Tensor) -> None:
-        """Per-tag bar chart and confusion matrix into TensorBoard, when one is attached (rank 0 only)."""
-        experiment = getattr(self.logger, "experiment", None)
-        if not self.trainer.is_global_zero or not hasattr(experiment, "add_figure"):
-            return
-        name = {"val": "validation", "test": "test"}[stage]
-        experiment.add_figure(
-            f"{stage}/acc_per_tag_chart",
-            per_tag_figure([r for r in rows if r["tag"] != UNSEEN_TAGS], f"{name} accuracy per tag (by support)"),
-            global_step=self.global_step,
-            close=True,
-        )
-        experiment.add_figure(
-            f"{stage}/confusion_matrix",
-            confusion_figure(
-                confusion, [*self.tag_names, UNSEEN_TAGS], f"{name} confusions (row-normalised), step {self.global_step}"
-            ),
-            global_step=self.global_step,
-            close=True,
-        )
+    @property
+    def label_names(self) -> list[str]:
+        """The names of the metric classes: the model's tags, then the class of unseen gold tags."""
+        return [*self.tag_names, UNSEEN_TAGS]
 
     def on_validation_epoch_end(self) -> None:
-        rows, confusion = self._log_per_tag("val", self.val_confusion)
-        if not self.trainer.sanity_checking:
-            self._add_figures("val", rows, confusion)
+        self._log_per_tag("val", self.val_confusion)
 
     def on_test_epoch_end(self) -> None:
         # Kept for the caller (train.py / evaluate.py) to write the per-tag table.
-        self.test_per_tag, self.test_confusion_matrix = self._log_per_tag("test", self.test_confusion)
-        self._add_figures("test", self.test_per_tag, self.test_confusion_matrix)
+        self.test_per_tag = self._log_per_tag("test", self.test_confusion)
 
     def configure_optimizers(self):
         hp = self.hparams

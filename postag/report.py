@@ -1,4 +1,4 @@
-"""Per-tag reports: tables (Markdown, CSV, console), comparisons of two runs, figures.
+"""Per-tag reports: tables (Markdown, CSV, console) and comparisons of two runs.
 
 A row is a dict with tag, support, accuracy, precision, recall, f1. A tag with no
 occurrence in the data has support 0 and accuracy/recall/f1 None ("absent"):
@@ -96,70 +96,6 @@ def compare_rows(ours: list[dict], theirs: list[dict]) -> list[dict]:
              "delta": None if a is None or b is None else a - b}
         )
     return sorted(rows, key=lambda r: (r["delta"] is None, -(r["delta"] or 0.0), -r["support"]))
-
-
-def per_tag_figure(rows: list[dict], title: str):
-    """Bar chart of per-tag accuracy, tags sorted by support; absent tags marked, not drawn as 0."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed
-    import matplotlib.pyplot as plt
-
-    ordered = sorted(rows, key=lambda r: -r["support"])
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(ordered)), 3.6))
-    positions = range(len(ordered))
-    heights = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in ordered]
-    bars = ax.bar(positions, heights, color="tab:blue")
-    for bar, row in zip(bars, ordered):
-        if row["accuracy"] is None:
-            ax.text(bar.get_x() + bar.get_width() / 2, 0.02, "absent", rotation=90, ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(list(positions), [r["tag"] for r in ordered], rotation=90, fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def confusion_figure(confusion: torch.Tensor, tag_names: list[str], title: str, top: int = 20):
-    """Row-normalised confusion matrix of the ``top`` tags with the most errors.
-
-    All 44 tags would make unreadable cells; the tags that are most often confused
-    (as the true or the predicted tag) are the ones worth reading.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    confusion = confusion.double()
-    errors = confusion.clone()
-    errors.fill_diagonal_(0)
-    involvement = errors.sum(dim=0) + errors.sum(dim=1)
-    keep = [int(i) for i in involvement.argsort(descending=True)[:top] if involvement[i] > 0]
-    if not keep:  # no errors at all: show the most frequent tags
-        keep = [int(i) for i in confusion.sum(dim=1).argsort(descending=True)[:top]]
-    keep.sort(key=lambda i: tag_names[i])
-    sub = confusion[keep][:, keep]
-    support = confusion[keep].sum(dim=1, keepdim=True)  # full rows: errors outside the shown tags count too
-    normalised = torch.where(support > 0, sub / support.clamp_min(1), torch.zeros_like(sub))
-    names = [tag_names[i] for i in keep]
-    size = 0.38 * len(names) + 2.0
-    fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    image = ax.imshow(normalised.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
-    ax.set_yticks(range(len(names)), names, fontsize=8)
-    ax.set_xlabel("predicted tag")
-    ax.set_ylabel("true tag")
-    for r in range(len(names)):
-        for c in range(len(names)):
-            value = float(normalised[r, c])
-            if r != c and value >= 0.01:  # label the confusions, not the (large) diagonal
-                ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=6, color="black")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true tag's tokens")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
 
 
 def comparison_cells(row: dict) -> list[str]:

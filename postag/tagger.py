@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,6 +16,17 @@ from postag.module import TaggerModule
 # sentences in big batches, long ones in small; the CoNLL-2000 test split is then 5% padding.
 BATCH_SIZE = 256
 MAX_TOKENS = 2048
+
+
+@dataclass
+class Explanation:
+    """One sentence as the model sees it: its tags, the most likely tags of each word with their
+    probabilities, and the attention weights of every block and head (of the first tagger)."""
+
+    words: list[str]
+    tags: list[str]
+    top: list[list[tuple[str, float]]]  # per word, (tag, probability), most likely first
+    attention: torch.Tensor  # (n, h, S, S): row i is how word i spreads its attention over the words
 
 
 class Tagger:
@@ -84,6 +96,25 @@ class Tagger:
             for row, i in zip(best, ids):
                 results[i] = [self.vocab.tags.itos[t] for t in row[: len(sentences[i])]]
         return results
+
+    @torch.inference_mode()
+    def explain(self, words: Sequence[str], top: int = 3) -> Explanation:
+        """Tags, the ``top`` most likely tags with their probabilities, and the attention weights
+        of one tokenised sentence (up to the model's max_len words when it has positions)."""
+        if isinstance(words, str) or not words:
+            raise ValueError("explain takes one tokenised sentence: a non-empty list of words")
+        batch = self._to_device(self.vocab.encode_batch([list(words)]))
+        scores, weights = self.model.forward_with_attention(batch)
+        probabilities = scores[0].float().softmax(dim=-1)  # (S, T)
+        values, ids = probabilities.topk(min(top, probabilities.size(-1)), dim=-1)
+        names = self.vocab.tags.itos
+        best = [[(names[i], p) for i, p in zip(*row)] for row in zip(ids.tolist(), values.tolist())]
+        return Explanation(
+            words=list(words),
+            tags=[row[0][0] for row in best],
+            top=best,
+            attention=torch.stack([w[0] for w in weights]).float().cpu(),  # (n, h, S, S)
+        )
 
     def _to_device(self, batch: Batch) -> Batch:
         return Batch(**{name: value.to(self.device) for name, value in vars(batch).items()})

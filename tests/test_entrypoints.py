@@ -70,6 +70,33 @@ def test_tensorboard_logs_curves_per_tag_accuracy_charts_and_hparams(trained_run
     assert events.Scalars("hparams/test_acc")[0].value == pytest.approx(metrics["test/acc"])
 
 
+def test_tensorboard_shows_attention_positions_and_the_word_embeddings(trained_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(trained_run / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    images = set(events.Tags()["images"])
+    assert {"attention/sentence_1", "attention/by_offset", "positions/similarity"} <= images
+    for tag in ("attention/sentence_1", "attention/by_offset", "positions/similarity"):
+        assert len(events.Images(tag)) == 15  # one a validation epoch
+        assert events.Images(tag)[-1].encoded_image_string.startswith(b"\x89PNG")
+
+    # The Projector: every training word's embedding as the checkpoint holds it, most frequent first
+    (metadata,) = (trained_run / "tensorboard").glob("*/word_embeddings/metadata.tsv")
+    rows = [line.split("\t") for line in metadata.read_text().splitlines()]
+    assert rows[0] == ["word", "tag", "frequency"]
+    checkpoint = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
+    words = checkpoint[CHECKPOINT_KEY]["words"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(words[2:])  # all of them: fewer than 2,000
+    frequencies = [int(r[2]) for r in rows[1:]]
+    assert frequencies == sorted(frequencies, reverse=True) and frequencies[0] > 1
+    assert all(r[1] in checkpoint[CHECKPOINT_KEY]["tags"] for r in rows[1:])
+    vectors = [[float(v) for v in line.split("\t")] for line in (metadata.parent / "tensors.tsv").read_text().splitlines()]
+    embedding = checkpoint["state_dict"]["encoder.token_embedding.weight"]
+    expected = embedding[[words.index(r[0]) for r in rows[1:]]]
+    torch.testing.assert_close(torch.tensor(vectors), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_checkpoint_loads_with_weights_only_and_carries_vocabularies(trained_run):
     checkpoint = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True)
     hparams = checkpoint["hyper_parameters"]

@@ -108,6 +108,8 @@ class TaggingDataModule(L.LightningDataModule):
         self.train_set = self.val_set = self.test_set = None
         # split -> Counter of its gold tags that the training data never had
         self.unseen_tags: dict[str, Counter] = {}
+        # split ("train", "val", "test") -> its sentences as read, for reports and figures
+        self.sentences: dict[str, list[Sentence]] = {}
 
     # Lightning calls this in one process per node, before setup: fetch only, set no state.
     def prepare_data(self) -> None:
@@ -177,6 +179,7 @@ class TaggingDataModule(L.LightningDataModule):
         """Sentences to ids. Gold tags the training data never had are counted in
         ``unseen_tags[split]`` and scored as wrong, with one warning; data mostly made of
         them raises UnknownTagError."""
+        self.sentences[split] = list(sentences)
         known = self.vocab.tags
         tokens = sum(len(tags) for _, tags in sentences)
         unseen = Counter(t for _, tags in sentences for t in tags if t not in known)
