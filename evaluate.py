@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import hydra
 from hydra.utils import instantiate
@@ -12,13 +13,22 @@ from omegaconf import DictConfig
 from postag.checkpoint import load_tagger
 from postag.config import validate
 from postag.console import quiet_library_noise
+from postag.error_analysis import Token, add_comparison, error_report, tagged_tokens, write_error_report
 from postag.errors import USER_ERRORS, describe
 from postag.report import compare_rows, format_comparison, with_unseen_tags, write_comparison_csv
 from postag.runs import build_trainer, print_comparison, print_per_tag, scalar_metrics, write_reports
+from postag.tagger import Tagger
 
 
-def score(cfg: DictConfig, ckpt_path: str) -> tuple[dict, list[dict]]:
-    """Test metrics and per-tag rows of one checkpoint on the configured data."""
+class Scored(NamedTuple):
+    metrics: dict
+    per_tag: list[dict]
+    tokens: list[Token]  # every test token with its predicted tag
+    sentences: list  # the test sentences, (words, gold tags) each
+
+
+def score(cfg: DictConfig, ckpt_path: str) -> Scored:
+    """Test metrics, per-tag rows and tagged tokens of one checkpoint on the configured data."""
     model, vocab = load_tagger(ckpt_path)
     datamodule = instantiate(cfg.data)
     datamodule.vocab = vocab  # the checkpoint's, never rebuilt from data
@@ -28,14 +38,18 @@ def score(cfg: DictConfig, ckpt_path: str) -> tuple[dict, list[dict]]:
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = scalar_metrics(trainer)
     metrics["ckpt_path"] = str(ckpt_path)
-    return metrics, with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))
+    per_tag = with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))
+    # The tags behind the scores, token by token, for the error analysis
+    sentences = datamodule.sentences["test"]
+    predictions = Tagger(model, vocab, device=model.device).tag_sentences([words for words, _ in sentences])
+    return Scored(metrics, per_tag, tagged_tokens(sentences, predictions, vocab.words), sentences)
 
 
-def evaluate(cfg: DictConfig) -> tuple[dict, list[dict]]:
+def evaluate(cfg: DictConfig) -> Scored:
     validate(cfg)
-    metrics, per_tag = score(cfg, cfg.ckpt_path)
-    write_reports(cfg.paths.output_dir, metrics, per_tag)
-    return metrics, per_tag
+    scored = score(cfg, cfg.ckpt_path)
+    write_reports(cfg.paths.output_dir, scored.metrics, scored.per_tag)
+    return scored
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
@@ -48,22 +62,28 @@ def main(cfg: DictConfig) -> float:
 
 
 def report(cfg: DictConfig) -> float:
-    metrics, per_tag = evaluate(cfg)
+    scored = evaluate(cfg)
+    metrics, per_tag = scored.metrics, scored.per_tag
     data_name = cfg.data.test_file or (
         "CoNLL-2000 test split" if cfg.data.format == "conll2000" else f"test split of {cfg.data.data_dir}"
     )
     print_per_tag(per_tag, title=f"per-tag results, {data_name}")
     tokens = sum(r["support"] for r in per_tag)
     print(f"test accuracy (micro, {tokens} tokens): {metrics['test/acc']:.4f}")
+    out = Path(cfg.paths.output_dir)
+    errors = error_report(scored.tokens, scored.sentences, f"Errors of {cfg.ckpt_path} on the {data_name}")
     if cfg.get("compare_to"):
-        other_metrics, other_per_tag = score(cfg, cfg.compare_to)
-        rows = compare_rows(per_tag, other_per_tag)
-        overall = (metrics["test/acc"], other_metrics["test/acc"])
+        other = score(cfg, cfg.compare_to)
+        rows = compare_rows(per_tag, other.per_tag)
+        overall = (metrics["test/acc"], other.metrics["test/acc"])
         names = (Path(cfg.ckpt_path).name, Path(cfg.compare_to).name)
         print_comparison(rows, names, overall, title=f"per-tag accuracy, A = ckpt_path, B = compare_to, {data_name}")
-        out = Path(cfg.paths.output_dir)
         (out / "compare.md").write_text(format_comparison(rows, (cfg.ckpt_path, cfg.compare_to), overall))
         write_comparison_csv(rows, out / "compare.csv")
+        errors.title += f", beside B = {cfg.compare_to}"
+        add_comparison(errors, scored.tokens, other.tokens, scored.sentences)
+    write_error_report(errors, out)
+    print(f"error analysis: {out / 'errors.md'} and errors.csv")
     return metrics["test/acc"]
 
 
