@@ -120,6 +120,12 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_checkpoint_arguments(command: argparse.ArgumentParser) -> None:
+    """The options of every command that runs a checkpoint: which one, and where."""
+    command.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    command.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postag", description="Part-of-speech tagging with a trained postag checkpoint.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -130,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens are separated by whitespace unless --tokenize is given.",
     )
     tag.add_argument("file", nargs="?", help="input file (default: standard input)")
-    tag.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    add_checkpoint_arguments(tag)
     tag.add_argument(
         "--tokenize",
         action="store_true",
@@ -151,7 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="word<TAB>tag lines, word/TAG, or CoNLL-U with the tag in the UPOS or XPOS column the model "
         "was trained on (default: conllu for CoNLL-U input, else tsv); CoNLL-U input comes back whole",
     )
-    tag.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     # Defaults are Tagger's (postag.tagger.BATCH_SIZE, MAX_TOKENS); importing them here would load
     # torch and Lightning before every command, --help included.
     tag.add_argument("--batch-size", type=int, help="at most this many sentences a batch (default 256)")
@@ -170,13 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         "write the attention weights of every block and head as one PNG.",
     )
     explain.add_argument("sentence", nargs="+", help="the sentence, its tokens separated by spaces")
-    explain.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    add_checkpoint_arguments(explain)
     explain.add_argument("--output", default="attention.png", help="PNG of the attention maps (default: attention.png)")
     explain.add_argument("--top", type=int, default=3, help="most likely tags shown for each word (default 3)")
     explain.add_argument(
         "--tokenize", action="store_true", help="split punctuation and clitics off words (English only)"
     )
-    explain.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     explain.set_defaults(run=explain_command)
     sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")
     sweep.add_argument("sweep_dir")

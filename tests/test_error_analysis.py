@@ -1,12 +1,10 @@
 """The error analysis evaluate.py writes: confusions, their words and contexts, known and unseen words."""
 
 import csv
-import json
 from collections import Counter
 
 import pytest
 
-from conftest import FIXTURES, run
 from postag.error_analysis import (
     add_comparison,
     confusion_groups,
@@ -97,23 +95,3 @@ def test_comparison_groups_the_tokens_one_tagger_gets_right_and_the_other_wrong(
     with pytest.raises(ValueError, match="not the same tokens"):
         add_comparison(report, a, b[:-1], SENTENCES)
 
-
-def test_evaluate_writes_errors_that_add_up_to_its_accuracy(trained_run, tmp_path):
-    metrics = json.loads((trained_run / "metrics.json").read_text())
-    out = tmp_path / "errors"
-    result = run(
-        "evaluate.py",
-        f"ckpt_path={metrics['best_checkpoint']}",
-        f"compare_to={trained_run / 'checkpoints' / 'last.ckpt'}",
-        f"data.test_file={FIXTURES / 'test.txt'}",
-        f"hydra.run.dir={out}",
-    )
-    assert "error analysis:" in result.stdout
-    scored = json.loads((out / "metrics.json").read_text())
-    rows = list(csv.DictReader(open(out / "errors.csv")))
-    text = (out / "errors.md").read_text()
-    tokens = int(result.stdout.split("micro, ")[1].split(" tokens")[0])
-    errors = sum(int(r["count"]) for r in rows if r["section"] == "Most frequent confusions")
-    assert errors == round((1 - scored["test/acc"]) * tokens) > 0  # fewer than 20 kinds of error here
-    assert "## A right, B wrong" in text and "## B right, A wrong" in text
-    assert "## Accuracy per tag, known and unseen words" in text

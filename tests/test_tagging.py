@@ -1,5 +1,6 @@
 """Tagging new text from a checkpoint alone: the Tagger API, `postag tag`, and `evaluate.py compare_to=`."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -181,6 +182,16 @@ def test_evaluate_compares_two_checkpoints(trained_run, tmp_path):
     assert f"A {100 * metrics['test/acc']:.2f}" in table  # A is the best checkpoint train.py tested
     csv_lines = (out / "compare.csv").read_text().splitlines()
     assert csv_lines[0] == "tag,support,a,b,delta" and len(csv_lines) > 3
+    # the error analysis: A's confusions add up to its errors, and both comparison sections are there
+    assert "error analysis:" in result.stdout
+    rows = list(csv.DictReader(open(out / "errors.csv")))
+    tokens = int(result.stdout.split("micro, ")[1].split(" tokens")[0])
+    errors = sum(int(r["count"]) for r in rows if r["section"] == "Most frequent confusions")
+    scored = json.loads((out / "metrics.json").read_text())["test/acc"]
+    assert errors == round((1 - scored) * tokens) > 0  # fewer than 20 kinds of error here
+    text = (out / "errors.md").read_text()
+    assert "## A right, B wrong" in text and "## B right, A wrong" in text
+    assert "## Accuracy per tag, known and unseen words" in text
 
 
 def test_an_ensemble_trains_evaluates_and_tags_from_its_checkpoint(tmp_path):
