@@ -135,17 +135,22 @@ def batches_of(
 def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
     """postag's Tagger from words to tag names: encoding, batching, the model, tags in input order.
 
-    The model is built from the project's own config (``model=<job["model"]>``) and left
-    untrained: its speed does not depend on its weights.
+    The model is built from the project's own config (the overrides ``job["model"]``) and left
+    untrained: its speed does not depend on its weights. ``job["chars_per_type"]``: the character
+    CNN encodes each distinct word of a batch once (postag's way), or every token.
     """
     from hydra import compose, initialize_config_dir
 
+    from postag.model import CharCNN
     from postag.runs import build_model
     from postag.tagger import Tagger
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
-        cfg = compose(config_name="train", overrides=[f"model={job['model']}"])
+        cfg = compose(config_name="train", overrides=job["model"])
     model = build_model(cfg.model, vocab)
+    for module in model.modules():
+        if isinstance(module, CharCNN):
+            module.per_type = job["chars_per_type"]
     sentences = [words for words, _ in test_sents]
     lengths = [len(words) for words in sentences]
     batches = batches_of(lengths, BATCH_SIZE, "bucketed", shuffle=False, seed=1, max_tokens=MAX_TOKENS)
@@ -306,10 +311,14 @@ COMPILED_JOBS = [
 ]
 
 
-# Tagging only: postag's whole tagging path, from words to tag names (name, model config).
+CHAR_OFFSET = ["model=char", "model.max_offset=4"]  # one model=char tagger with an offset bias
+# Tagging only: postag's whole tagging path, from words to tag names
+# (name, config overrides, character vectors once per distinct word of a batch).
 TAGGER_JOBS = [
-    ("postag Tagger from words to tags, model=pos", "pos"),
-    ("postag Tagger from words to tags, model=best (three model=char taggers)", "best"),
+    ("postag Tagger from words to tags, model=pos", ["model=pos"], True),
+    ("postag Tagger from words to tags, model=char max_offset=4, characters per token", CHAR_OFFSET, False),
+    ("postag Tagger from words to tags, model=char max_offset=4", CHAR_OFFSET, True),
+    ("postag Tagger from words to tags, model=best (three model=char taggers)", ["model=best"], True),
 ]
 
 
@@ -399,10 +408,11 @@ def main() -> None:
                     for keep in keep_settings
                 )
             if mode == "tag":
-                for name, model in TAGGER_JOBS:
+                for name, model, chars_per_type in TAGGER_JOBS:
                     jobs.extend(
                         dict(
-                            name=name, encoder="tagger", model=model, h=None, attention=None, batching="bucketed",
+                            name=name, encoder="tagger", model=model, chars_per_type=chars_per_type, h=None,
+                            attention=None, batching="bucketed",
                             mode=mode, device=args.device, bf16=bf16, compile=False, tag_passes=args.tag_passes,
                             keep_freed_memory=keep,
                         )

@@ -536,3 +536,23 @@ def test_feature_dropout_hides_whole_tokens_in_training_only():
     torch.testing.assert_close(dropped[~hidden], features.shape(shapes)[~hidden])
     torch.testing.assert_close(features.eval()(chars, shapes, suffixes), features.shape(shapes))
 
+
+def test_char_cnn_per_distinct_word_equals_per_token_in_values_and_gradients():
+    from postag.model import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8, kernel_sizes=(2, 3))
+    words = torch.randint(1, 20, (5, 4))
+    words[:, 3] = 0  # three-letter words, padded to four
+    chars = words[torch.randint(0, 5, (3, 7))]  # (B, S, W): 21 tokens of 5 distinct words
+    chars[2, 4:] = 0  # padding tokens
+    results = []
+    for per_type in (False, True):
+        cnn.per_type = per_type
+        cnn.zero_grad()
+        out = cnn(chars)
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append((out, [p.grad.clone() for p in cnn.parameters()]))
+    torch.testing.assert_close(results[1][0], results[0][0])
+    for per_type_grad, per_token_grad in zip(results[1][1], results[0][1]):
+        torch.testing.assert_close(per_type_grad, per_token_grad, rtol=1e-5, atol=1e-6)
