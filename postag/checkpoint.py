@@ -12,6 +12,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies, vocabularies_from_checkpoint
+from postag.data.vocab import VOCABULARIES
 from postag.module import TaggerModule
 
 
@@ -94,3 +95,24 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     model.vocab = vocab
     model.eval()
     return model, vocab
+
+
+def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
+    """The tagger at ``path`` as a teacher for a run whose vocabularies are ``vocab``: the same
+    words, tags, characters and suffixes, or a CheckpointError naming what differs."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"model.teacher: no checkpoint file at {path}")
+    teacher, teacher_vocab = load_tagger(path)
+    ours, theirs = vocab.state_dict(), teacher_vocab.state_dict()
+    differ = [
+        f"{name}: {len(theirs[name])} against this run's {len(ours[name])}"
+        if len(theirs[name]) != len(ours[name]) else f"{name}: the same number, other entries"
+        for name in VOCABULARIES
+        if theirs[name] != ours[name]
+    ]
+    if differ:
+        raise CheckpointError(
+            f"model.teacher={path}: its vocabularies are not this run's ({'; '.join(differ)}); "
+            f"train the teacher on the same training data and data settings"
+        )
+    return teacher

@@ -23,6 +23,18 @@ def _as_random_state(state) -> tuple:
     return (version, tuple(internal), gauss)
 
 
+def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the student's logits against the teacher's probabilities, averaged over
+    the tokens the gold cross-entropy scores (``targets`` flattened, IGNORE_INDEX elsewhere).
+
+    logits, teacher_probs: (B, S, T). It differs from KL(teacher || student) by the teacher's
+    entropy, a constant for the student, so the gradients are the same.
+    """
+    scored = targets != IGNORE_INDEX  # (B*S,)
+    student = F.log_softmax(logits.flatten(0, 1)[scored].float(), dim=-1)  # (N, T)
+    return -(teacher_probs.flatten(0, 1)[scored] * student).sum(dim=-1).mean()
+
+
 class TaggerModule(L.LightningModule):
     """A hand-built Transformer encoder with a linear layer over the tags.
 
@@ -60,6 +72,8 @@ class TaggerModule(L.LightningModule):
         label_smoothing: float = 0.0,
         compile: bool = False,
         ensemble: int = 1,
+        teacher: str | None = None,
+        distill_weight: float = 0.5,
     ):
         super().__init__()
         if ensemble < 1:
@@ -74,6 +88,8 @@ class TaggerModule(L.LightningModule):
             raise ValueError(f"model.char_n must be 0 (off) or positive, got {char_n}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
+        if not 0.0 <= distill_weight <= 1.0:
+            raise ValueError(f"model.distill_weight must be in [0, 1], got {distill_weight}")
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         tag_names = list(tag_names)
@@ -84,6 +100,10 @@ class TaggerModule(L.LightningModule):
         # The vocabularies the model reads and writes; saved with every checkpoint (on_save_checkpoint),
         # set by whoever builds the model from data (postag.runs.build_model) or loads it.
         self.vocab: Vocabularies | None = None
+        # model.teacher: a trained tagger whose probabilities the training loss also learns from
+        # (attach_teacher). Held in a tuple so that its weights never join this model's parameters
+        # or checkpoints; only its path is a hyperparameter.
+        self._teacher: tuple[TaggerModule, ...] = ()
 
         def member() -> nn.ModuleDict:
             """One tagger: word-internal features, the encoder and the tag head."""
@@ -139,6 +159,15 @@ class TaggerModule(L.LightningModule):
         # stage -> the last epoch's per-tag rows and confusion matrix (rows: gold, columns: predicted)
         self.per_tag: dict[str, list[dict]] = {}
         self.confusion: dict[str, torch.Tensor] = {}
+
+    def attach_teacher(self, teacher: TaggerModule) -> None:
+        """Train on the teacher's tag probabilities as well as the gold tags (``distill_weight``)."""
+        teacher.eval().requires_grad_(False)
+        self._teacher = (teacher,)
+
+    def on_fit_start(self) -> None:
+        for teacher in self._teacher:
+            teacher.to(self.device)
 
     # Random states travel with checkpoints, so that a run resumed from the end of an
     # epoch draws the same dropout masks and word dropout as the run it continues.
@@ -224,6 +253,16 @@ class TaggerModule(L.LightningModule):
             )
             for logits in member_logits
         ]
+        if self._teacher and self.training:
+            # Part of the loss from the teacher's probabilities, on the tokens the cross-entropy scores;
+            # validation and test keep the plain cross-entropy, comparable with any other run.
+            with torch.no_grad():
+                teacher_probs = self._teacher[0](batch).float().softmax(dim=-1)  # (B, S, T)
+            weight = self.hparams.distill_weight
+            losses = [
+                (1.0 - weight) * loss + weight * distillation_loss(logits, teacher_probs, targets)
+                for loss, logits in zip(losses, member_logits)
+            ]
         loss = torch.stack(losses).mean()
         return loss, self.combine(member_logits).argmax(dim=-1)
 

@@ -11,6 +11,7 @@ from lightning import Callback, Trainer
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
+from postag.checkpoint import load_teacher
 from postag.data import Vocabularies
 from postag.module import TaggerModule
 from postag.report import (
@@ -34,7 +35,8 @@ def instantiate_all(group: DictConfig | None) -> list:
 
 
 def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
-    """The model config plus the sizes only the data knows; the model keeps the vocabularies."""
+    """The model config plus the sizes only the data knows; the model keeps the vocabularies, and
+    takes its teacher (``model.teacher``) when it has one."""
     model = instantiate(
         model_cfg,
         vocab_size=len(vocab.words),
@@ -43,6 +45,8 @@ def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
         suffix_vocab_size=len(vocab.suffixes),
     )
     model.vocab = vocab
+    if model_cfg.get("teacher"):
+        model.attach_teacher(load_teacher(model_cfg.teacher, vocab))
     return model
 
 

@@ -1,0 +1,93 @@
+"""Learning from a teacher's probabilities: the masked loss, the teacher's loading and its errors,
+and a student trained end to end."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import FIXTURES, SMALL_MODEL, run
+from postag.checkpoint import CheckpointError, load_tagger, load_teacher
+from postag.data import IGNORE_INDEX, Vocabularies, collate
+from postag.module import TaggerModule, distillation_loss
+from test_reliability import run_failing
+
+TRAIN = [(["the", "cat", "sat"], ["DT", "NN", "VB"]), (["a"], ["DT"]), (["the", "cat"], ["DT", "NN"])]
+
+
+def test_distillation_loss_is_the_soft_cross_entropy_over_the_scored_tokens():
+    torch.manual_seed(0)
+    logits, teacher = torch.randn(2, 4, 5), torch.randn(2, 4, 5).softmax(-1)
+    targets = torch.tensor([[1, 2, IGNORE_INDEX, IGNORE_INDEX], [0, IGNORE_INDEX, 4, 3]])  # padding, an unseen tag
+    expected, count = 0.0, 0
+    for b in range(2):
+        for s in range(4):
+            if targets[b, s] != IGNORE_INDEX:
+                expected -= sum(teacher[b, s, t] * F.log_softmax(logits[b, s], -1)[t] for t in range(5))
+                count += 1
+    loss = distillation_loss(logits, teacher, targets.flatten())
+    torch.testing.assert_close(loss, expected / count)
+    # a teacher sure of the gold tags gives the plain cross-entropy
+    one_hot = F.one_hot(targets.clamp_min(0), 5).float()
+    plain = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
+    torch.testing.assert_close(distillation_loss(logits, one_hot, targets.flatten()), plain)
+
+
+def _module(vocab, **kwargs):
+    return TaggerModule(vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2, dropout=0.0, **kwargs)
+
+
+def test_training_loss_mixes_gold_and_teacher_and_the_teacher_stays_out_of_the_checkpoint():
+    torch.manual_seed(0)
+    vocab = Vocabularies.from_training(TRAIN, TRAIN, min_freq=1)
+    batch = collate([vocab.encode(w, t) for w, t in TRAIN])
+    teacher = _module(vocab, positional=True, ensemble=2)
+    student = _module(vocab, distill_weight=0.25)
+    student.attach_teacher(teacher)
+    student.train()
+    loss, _ = student.model_step(batch)
+    logits = student.member_logits(batch)[0]
+    targets = batch.labels.flatten()
+    gold = F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=IGNORE_INDEX)
+    soft = distillation_loss(logits, teacher(batch).softmax(-1), targets)
+    torch.testing.assert_close(loss, 0.75 * gold + 0.25 * soft)
+    loss.backward()
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher does not learn
+    student.eval()
+    torch.testing.assert_close(student.model_step(batch)[0], gold)  # validation: the gold loss alone
+    assert not any(name.startswith("_teacher") for name in student.state_dict())
+    assert all(p is not q for p in student.parameters() for q in teacher.parameters())
+
+
+@pytest.fixture(scope="module")
+def teacher_checkpoint(trained_run):
+    return trained_run / "checkpoints" / "last.ckpt"
+
+
+def test_a_teacher_with_other_vocabularies_is_a_one_line_error(teacher_checkpoint):
+    teacher, vocab = load_tagger(teacher_checkpoint)
+    assert load_teacher(teacher_checkpoint, vocab).state_dict().keys() == teacher.state_dict().keys()
+    other = Vocabularies.from_training(TRAIN, TRAIN, min_freq=1)
+    with pytest.raises(CheckpointError, match=r"its vocabularies are not this run's \(words: \d+ against this run's 6;"):
+        load_teacher(teacher_checkpoint, other)
+    with pytest.raises(FileNotFoundError, match="model.teacher: no checkpoint file at"):
+        load_teacher(teacher_checkpoint.parent / "missing.ckpt", vocab)
+
+
+def test_a_student_trains_from_a_teacher_checkpoint_and_tags_without_it(teacher_checkpoint, tmp_path):
+    # the teacher's data settings (conftest.trained_run), so that the vocabularies match
+    data = [f"data.data_dir={FIXTURES}", "data.val_fraction=0.2", *SMALL_MODEL]
+    out = tmp_path / "student"
+    run(
+        "train.py", "debug=limit", "trainer.max_epochs=1", "model=base", f"model.teacher={teacher_checkpoint}",
+        "model.distill_weight=0.7", f"hydra.run.dir={out}", *data,
+    )
+    checkpoint = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["teacher"] == str(teacher_checkpoint)
+    assert not any("teacher" in name for name in checkpoint["state_dict"])
+    student, _ = load_tagger(out / "checkpoints" / "last.ckpt")  # the teacher is not loaded again
+    assert student._teacher == ()
+    message = run_failing(
+        "train.py", "debug=limit", "model=base", f"model.teacher={teacher_checkpoint}",
+        f"data.data_dir={FIXTURES}", "data.val_fraction=0.5", f"hydra.run.dir={tmp_path / 'other'}", *SMALL_MODEL,
+    )
+    assert message.startswith(f"postag: error: model.teacher={teacher_checkpoint}: its vocabularies are not this run's")
