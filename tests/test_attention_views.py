@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from postag.attention import OffsetProfile, position_similarity
 from postag.data import Vocabularies, collate
+from postag.model import SequenceTooLongError
 from postag.module import TaggerModule
 from postag.tagger import Tagger
 
@@ -118,6 +119,8 @@ def test_explain_gives_the_tags_top_probabilities_and_attention(checkpoint):
             assert p == pytest.approx(float(probabilities[i, tagger.vocab.tags.stoi[tag]]), abs=1e-6)
     with pytest.raises(ValueError, match="non-empty list of words"):
         tagger.explain("the dog sat")
+    with pytest.raises(SequenceTooLongError, match="up to max_len=256 tokens, got 300"):
+        tagger.explain(["the"] * 300)  # tag() runs such a sentence in windows; its attention has no one map
 
 
 def test_postag_explain_prints_top_tags_and_writes_the_attention_png(checkpoint, tmp_path):
