@@ -439,7 +439,9 @@ class CharCNN(nn.Module):
         if self.per_type:
             # A word's vector does not depend on its context: each distinct word once (U of them).
             types, token_type = torch.unique(words, dim=0, return_inverse=True)  # (U, W), (N,)
-            vectors = self.word_vectors(types)[token_type]  # (N, H)
+            # index_select, not indexing: its backward adds each word's gradients in the same order
+            # every time, where indexing's does not on the CPU and runs stopped being repeatable.
+            vectors = self.word_vectors(types).index_select(0, token_type)  # (N, H)
         else:
             vectors = self.word_vectors(words)  # (N, H)
         # A padding token gets the output bias, as it did when every position was convolved.

@@ -556,3 +556,22 @@ def test_char_cnn_per_distinct_word_equals_per_token_in_values_and_gradients():
     torch.testing.assert_close(results[1][0], results[0][0])
     for per_type_grad, per_token_grad in zip(results[1][1], results[0][1]):
         torch.testing.assert_close(per_type_grad, per_token_grad, rtol=1e-5, atol=1e-6)
+
+
+def test_char_cnn_per_distinct_word_gives_the_same_gradients_every_time():
+    # Training runs are repeatable on the CPU: the gather back to tokens must not add its
+    # gradients in a different order from one backward pass to the next (plain indexing did).
+    from postag.model import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(char_vocab_size=30, char_n=8, hidden_n=64, kernel_sizes=(3,))
+    words = torch.randint(1, 30, (300, 6))
+    chars = words[torch.randint(0, 300, (64, 100))]  # 6,400 tokens of at most 300 distinct words
+    weights = torch.randn(64, 100, 64)
+    grads = []
+    for _ in range(3):
+        cnn.zero_grad()
+        (cnn(chars) * weights).sum().backward()
+        grads.append([p.grad.clone() for p in cnn.parameters()])
+    for again in grads[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(grads[0], again))
