@@ -35,11 +35,31 @@ def _add_figure(trainer: Trainer, tag: str, figure) -> None:
     tensorboard(trainer).add_figure(tag, figure, global_step=trainer.global_step, close=True)
 
 
-class TagFigures(Callback):
-    """Per-tag accuracy as a bar chart (tags by support) and the confusion matrix of the tags most
-    often confused, after every validation and after testing."""
+class ValidationView(Callback):
+    """A view drawn after the validation of every ``every_n_epochs``-th epoch and of the last one,
+    into TensorBoard (nothing without a TensorBoard logger, and nothing for the sanity check).
+    Drawing a figure takes a good part of a second: at every validation of a small treebank the
+    views took a third of the training time."""
 
-    def __init__(self, top: int = 20):
+    def __init__(self, every_n_epochs: int = 1):
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be at least 1, got {every_n_epochs}")
+        self.every_n_epochs = every_n_epochs
+
+    def due(self, trainer: Trainer) -> bool:
+        if trainer.sanity_checking or tensorboard(trainer) is None:
+            return False
+        epoch = trainer.current_epoch + 1
+        last = trainer.max_epochs is not None and epoch >= trainer.max_epochs > 0
+        return epoch % self.every_n_epochs == 0 or last
+
+
+class TagFigures(ValidationView):
+    """Per-tag accuracy as a bar chart (tags by support) and the confusion matrix of the tags most
+    often confused, after validation (see ValidationView) and after testing."""
+
+    def __init__(self, top: int = 20, every_n_epochs: int = 1):
+        super().__init__(every_n_epochs)
         self.top = top  # tags shown in the confusion matrix
 
     def _draw(self, trainer: Trainer, module: LightningModule, stage: str) -> None:
@@ -54,19 +74,19 @@ class TagFigures(Callback):
         _add_figure(trainer, f"{stage}/confusion_matrix", figure)
 
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
-        if not trainer.sanity_checking:
+        if self.due(trainer):
             self._draw(trainer, module, "val")
 
     def on_test_end(self, trainer: Trainer, module: LightningModule) -> None:
         self._draw(trainer, module, "test")
 
 
-class AttentionMaps(Callback):
-    """After every validation, the attention maps of every block and head for the same few
-    validation sentences: words on both axes, each row with its gold and predicted tag
-    (``word GOLD>PRED`` where they differ)."""
+class AttentionMaps(ValidationView):
+    """The attention maps of every block and head for the same few validation sentences: words on
+    both axes, each row with its gold and predicted tag (``word GOLD>PRED`` where they differ)."""
 
-    def __init__(self, sentences: int = 2, min_words: int = 6, max_words: int = 16):
+    def __init__(self, sentences: int = 2, min_words: int = 6, max_words: int = 16, every_n_epochs: int = 1):
+        super().__init__(every_n_epochs)
         self.sentences, self.min_words, self.max_words = sentences, min_words, max_words
 
     def chosen(self, trainer: Trainer) -> list[int]:
@@ -77,7 +97,7 @@ class AttentionMaps(Callback):
 
     @torch.no_grad()
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
-        if trainer.sanity_checking or tensorboard(trainer) is None:
+        if not self.due(trainer):
             return
         datamodule = trainer.datamodule
         for k, i in enumerate(self.chosen(trainer)):
@@ -91,12 +111,14 @@ class AttentionMaps(Callback):
             _add_figure(trainer, f"attention/sentence_{k + 1}", attention_figure(rows, words, maps, title))
 
 
-class AttentionByOffset(Callback):
-    """After every validation, one heatmap of every block's and head's mean attention to the
-    word at each relative offset (-max_offset ... +max_offset) over the validation set: which
-    heads look at the previous word, the next one, themselves."""
+class AttentionByOffset(ValidationView):
+    """One heatmap of every block's and head's mean attention to the word at each relative offset
+    (-max_offset ... +max_offset) over the validation set: which heads look at the previous word,
+    the next one, themselves. The weights take one more forward pass per validation batch, in
+    the epochs the view is drawn only."""
 
-    def __init__(self, max_offset: int = 5):
+    def __init__(self, max_offset: int = 5, every_n_epochs: int = 1):
+        super().__init__(every_n_epochs)
         self.profile = OffsetProfile(max_offset)
 
     def on_validation_epoch_start(self, trainer: Trainer, module: LightningModule) -> None:
@@ -104,7 +126,7 @@ class AttentionByOffset(Callback):
 
     @torch.no_grad()
     def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
-        if trainer.sanity_checking or tensorboard(trainer) is None:
+        if not self.due(trainer):
             return
         encoder = module.encoder
         if encoder.position_embedding is not None and batch.tokens.size(1) > encoder.max_len:
@@ -113,22 +135,23 @@ class AttentionByOffset(Callback):
         self.profile.update(weights, batch.mask)
 
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
-        if trainer.sanity_checking or tensorboard(trainer) is None or self.profile.sums is None:
+        if not self.due(trainer) or self.profile.sums is None:
             return
         title = f"mean attention by offset over the validation set, step {trainer.global_step}"
         _add_figure(trainer, "attention/by_offset", offset_figure(self.profile.mean(), self.profile.offsets, title))
 
 
-class PositionSimilarity(Callback):
-    """After every validation, for a model with learned positions, the cosine similarity of the
-    first ``positions`` position embeddings (nothing for a model without them)."""
+class PositionSimilarity(ValidationView):
+    """For a model with learned positions, the cosine similarity of the first ``positions``
+    position embeddings (nothing for a model without them)."""
 
-    def __init__(self, positions: int = 50):
+    def __init__(self, positions: int = 50, every_n_epochs: int = 1):
+        super().__init__(every_n_epochs)
         self.positions = positions
 
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
         table = module.encoder.position_embedding
-        if trainer.sanity_checking or table is None or tensorboard(trainer) is None:
+        if table is None or not self.due(trainer):
             return
         similarity = position_similarity(table.weight[: self.positions])
         title = f"cosine similarity of the position embeddings, step {trainer.global_step}"

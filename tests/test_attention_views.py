@@ -137,3 +137,20 @@ def test_postag_explain_prints_top_tags_and_writes_the_attention_png(checkpoint,
     for line, word, best in zip(lines, explanation.words, explanation.top):
         assert line.split() == [word] + [part for tag, p in best for part in (tag, f"{p:.3f}")]
     assert lines[-1].startswith("attention maps, ") and png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_views_are_drawn_every_n_epochs_and_after_the_last(tmp_path):
+    from types import SimpleNamespace
+
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from postag.callbacks import ValidationView
+
+    view = ValidationView(every_n_epochs=5)
+    trainer = SimpleNamespace(is_global_zero=True, loggers=[TensorBoardLogger(tmp_path)], sanity_checking=False, max_epochs=12)
+    drawn = [epoch + 1 for epoch in range(12) if view.due(SimpleNamespace(**{**vars(trainer), "current_epoch": epoch}))]
+    assert drawn == [5, 10, 12]
+    assert not view.due(SimpleNamespace(**{**vars(trainer), "current_epoch": 4, "sanity_checking": True}))
+    assert not view.due(SimpleNamespace(**{**vars(trainer), "current_epoch": 4, "loggers": []}))  # no TensorBoard
+    with pytest.raises(ValueError, match="at least 1"):
+        ValidationView(every_n_epochs=0)
