@@ -311,14 +311,13 @@ COMPILED_JOBS = [
 ]
 
 
-CHAR_OFFSET = ["model=char", "model.max_offset=4"]  # one model=char tagger with an offset bias
 # Tagging only: postag's whole tagging path, from words to tag names
 # (name, config overrides, character vectors once per distinct word of a batch).
 TAGGER_JOBS = [
     ("postag Tagger from words to tags, model=pos", ["model=pos"], True),
-    ("postag Tagger from words to tags, model=char max_offset=4, characters per token", CHAR_OFFSET, False),
-    ("postag Tagger from words to tags, model=char max_offset=4", CHAR_OFFSET, True),
-    ("postag Tagger from words to tags, model=best (three model=char taggers)", ["model=best"], True),
+    ("postag Tagger from words to tags, model=best (one tagger), characters per token", ["model=best"], False),
+    ("postag Tagger from words to tags, model=best (one tagger)", ["model=best"], True),
+    ("postag Tagger from words to tags, model=best model.ensemble=3", ["model=best", "model.ensemble=3"], True),
 ]
 
 

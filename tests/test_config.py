@@ -70,18 +70,20 @@ def test_ablation_steps_add_one_thing_each(tmp_path):
     assert parts("best") == (True, True, True)
 
 
-def test_best_recipe_is_three_char_taggers_trained_on_a_larger_share(tmp_path):
+def test_best_recipe_is_one_char_tagger_with_an_offset_bias_trained_longer_on_a_larger_share(tmp_path):
     best = compose_config("train", ["model=best"], tmp_path)
     char = compose_config("train", ["model=char"], tmp_path)
-    assert best.model.ensemble == 3 and char.model.ensemble == 1
-    assert {**best.model, "ensemble": 1} == {**char.model}
+    assert best.model.max_offset == 4 and char.model.max_offset == 0
+    assert {**best.model, "max_offset": 0} == {**char.model}
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
+    assert best.trainer.max_epochs == 20 and char.trainer.max_epochs == 10
     assert best.min_steps == 2500 and char.min_steps is None
     assert "char_n" not in best  # the model keys stay under model
-    # command-line overrides still win over the recipe
-    overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=1"], tmp_path)
-    assert overridden.data.val_fraction == 0.1 and overridden.model.ensemble == 1
-    assert len(build_model(best).members()) == 3
+    # command-line overrides still win over the recipe: the ensemble of three is one override away
+    overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=3"], tmp_path)
+    assert overridden.data.val_fraction == 0.1 and overridden.model.ensemble == 3
+    assert len(build_model(best).members()) == 1
+    assert len(build_model(overridden).members()) == 3
 
 
 def test_model_pos_adds_positional_embeddings(tmp_path):
