@@ -12,13 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL_MODEL = ["model.hidden_n=16", "model.h=2", "model.n=1", "data.batch_size=4"]
 
 
-def run(script, *overrides, cwd=ROOT):
+def run(script, *overrides, cwd=ROOT, timeout=300):
     result = subprocess.run(
         [sys.executable, str(ROOT / script), *overrides],
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result

@@ -2,15 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import run
 from postag.data import CoNLL2000Reader, read_conll
 
-ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = os.environ.get("POSTAG_DATA_DIR")
 
 pytestmark = [
@@ -34,22 +31,10 @@ def test_one_epoch_on_conll2000_reaches_90_percent(tmp_path):
     # model=char: a words-only encoder (model=pos) tags 89-90% after one epoch, too close
     # to the bar for a stable test; with character features one epoch gives about 95%.
     out = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            "model=char",
-            "trainer.max_epochs=1",
-            "data.batch_size=16",
-            "callbacks.progress_bar=null",
-            f"hydra.run.dir={out}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    run(
+        "train.py", "model=char", "trainer.max_epochs=1", "data.batch_size=16", "callbacks.progress_bar=null",
+        f"hydra.run.dir={out}", timeout=600,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.90, metrics
     # Character features must help where word identities cannot: words outside the vocabulary.

@@ -2,15 +2,12 @@
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from conftest import run
 from postag.data import ConlluReader, TaggingDataModule
 
-ROOT = Path(__file__).resolve().parent.parent
 UD_DIR = os.environ.get("POSTAG_UD_DIR")
 
 pytestmark = [
@@ -43,13 +40,9 @@ def test_xpos_tags_unseen_in_training_are_counted_not_fatal():
 
 def test_a_short_run_on_lines_learns_upos(tmp_path):
     out = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable, str(ROOT / "train.py"), "data=conllu", f"data.data_dir={UD_DIR}", "model=char",
-            "trainer.max_epochs=3", "model.warmup_steps=50", "callbacks.progress_bar=null", f"hydra.run.dir={out}",
-        ],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    run(
+        "train.py", "data=conllu", f"data.data_dir={UD_DIR}", "model=char", "trainer.max_epochs=3",
+        "model.warmup_steps=50", "callbacks.progress_bar=null", f"hydra.run.dir={out}", timeout=600,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.88, metrics  # most frequent tag: 88.06
