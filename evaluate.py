@@ -15,8 +15,8 @@ from postag.config import validate
 from postag.console import quiet_library_noise
 from postag.error_analysis import Token, add_comparison, error_report, tagged_tokens, write_error_report
 from postag.errors import USER_ERRORS, describe
-from postag.report import compare_rows, format_comparison, with_unseen_tags, write_comparison_csv
-from postag.runs import build_trainer, print_comparison, print_per_tag, scalar_metrics, write_reports
+from postag.report import compare_rows, format_comparison, write_comparison_csv
+from postag.runs import build_trainer, print_comparison, print_per_tag, per_tag_of_test, scalar_metrics, write_reports
 from postag.tagger import Tagger
 
 
@@ -38,7 +38,7 @@ def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     trainer.test(model, datamodule=datamodule, verbose=False)
     metrics = scalar_metrics(trainer)
     metrics["ckpt_path"] = str(ckpt_path)
-    per_tag = with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))
+    per_tag = per_tag_of_test(model, datamodule)
     # The tags behind the scores, token by token, for the error analysis
     sentences = datamodule.sentences["test"]
     predictions = Tagger(model, vocab, device=model.device).tag_sentences([words for words, _ in sentences])

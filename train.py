@@ -14,9 +14,16 @@ from omegaconf import DictConfig
 from postag.config import validate
 from postag.console import quiet_library_noise
 from postag.errors import USER_ERRORS, describe
-from postag.report import with_unseen_tags
 from postag.resume import check_vocabularies, register_resolvers, resume_from
-from postag.runs import build_model, build_trainer, epochs_for, log_hparams_with_metrics, scalar_metrics, write_reports
+from postag.runs import (
+    build_model,
+    build_trainer,
+    epochs_for,
+    log_hparams_with_metrics,
+    per_tag_of_test,
+    scalar_metrics,
+    write_reports,
+)
 
 log = logging.getLogger(__name__)
 register_resolvers()  # before Hydra composes the config: the run directory depends on ckpt_path
@@ -59,7 +66,7 @@ def train(cfg: DictConfig) -> dict:
         best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
         trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(scalar_metrics(trainer))
-        per_tag = with_unseen_tags(model.test_per_tag, datamodule.unseen_tags.get("test", {}))
+        per_tag = per_tag_of_test(model, datamodule)
         if best:
             metrics["best_checkpoint"] = checkpoint.best_model_path
     if trainer.is_global_zero:

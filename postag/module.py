@@ -301,9 +301,10 @@ class TaggerModule(L.LightningModule):
         self.log("test/acc_oov", self.test_acc_oov, on_epoch=True, batch_size=size)
         self.log("test/acc_known", self.test_acc_known, on_epoch=True, batch_size=size)
 
-    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> list[dict]:
+    def _log_per_tag(self, stage: str, confusion_metric: MulticlassConfusionMatrix) -> None:
         """Per-tag accuracy into the logs; the rows and the confusion matrix are kept in
-        ``per_tag[stage]`` and ``confusion[stage]`` for the figure callbacks and the reports."""
+        ``per_tag[stage]`` and ``confusion[stage]`` for the figure callbacks and the reports
+        (postag.runs.per_tag_of_test)."""
         confusion = confusion_metric.compute().cpu()
         confusion_metric.reset()
         rows = per_tag_rows(confusion, self.label_names)
@@ -315,7 +316,6 @@ class TaggerModule(L.LightningModule):
         # identical on every process (the confusion matrix is synced), so syncing changes nothing
         self.log_dict(present, on_epoch=True, sync_dist=True)
         self.per_tag[stage], self.confusion[stage] = rows, confusion
-        return rows
 
     @property
     def label_names(self) -> list[str]:
@@ -326,8 +326,7 @@ class TaggerModule(L.LightningModule):
         self._log_per_tag("val", self.val_confusion)
 
     def on_test_epoch_end(self) -> None:
-        # Kept for the caller (train.py / evaluate.py) to write the per-tag table.
-        self.test_per_tag = self._log_per_tag("test", self.test_confusion)
+        self._log_per_tag("test", self.test_confusion)
 
     def configure_optimizers(self):
         hp = self.hparams

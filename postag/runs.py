@@ -19,6 +19,7 @@ from postag.report import (
     format_per_tag_table,
     overall_difference,
     per_tag_cells,
+    with_unseen_tags,
     worst_first,
     write_per_tag_csv,
 )
@@ -69,6 +70,11 @@ def build_trainer(cfg: DictConfig, purge_step: int | None = None) -> Trainer:
         for node in _nodes(cfg.get("logger"))
     ]
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+
+def per_tag_of_test(model: TaggerModule, datamodule) -> list[dict]:
+    """The per-tag rows of the last test, with a row for each gold tag training never had."""
+    return with_unseen_tags(model.per_tag["test"], datamodule.unseen_tags.get("test", {}))
 
 
 def write_reports(output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test") -> None:
