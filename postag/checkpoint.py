@@ -41,11 +41,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
 
 
-def existing_checkpoint(path: str | Path) -> Path:
-    """``path`` as a Path, or FileNotFoundError naming ``ckpt_path`` when no file is there."""
+def existing_checkpoint(path: str | Path, key: str = "ckpt_path") -> Path:
+    """``path`` as a Path, or FileNotFoundError naming the config ``key`` when no file is there."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path: no checkpoint file at {path}")
+        raise FileNotFoundError(f"{key}: no checkpoint file at {path}")
     return path
 
 
@@ -100,9 +100,7 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
 def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
     """The tagger at ``path`` as a teacher for a run whose vocabularies are ``vocab``: the same
     words, tags, characters and suffixes, or a CheckpointError naming what differs."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"model.teacher: no checkpoint file at {path}")
-    teacher, teacher_vocab = load_tagger(path)
+    teacher, teacher_vocab = load_tagger(existing_checkpoint(path, key="model.teacher"))
     ours, theirs = vocab.state_dict(), teacher_vocab.state_dict()
     differ = [
         f"{name}: {len(theirs[name])} against this run's {len(ours[name])}"
