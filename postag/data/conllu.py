@@ -109,8 +109,8 @@ class ConlluReader(SplitFinder):
             if not sentence.word_lines:
                 continue  # comments only
             words, tags = [], []
-            for index in sentence.word_lines:
-                cells = sentence.lines[index].split("\t")
+            for word, index in enumerate(sentence.word_lines):
+                cells = sentence.cells(word)
                 if not cells[self.column].strip():
                     self._no_tag(path, sentence.line_numbers[index], cells[FORM])
                 first_word_line = first_word_line or sentence.line_numbers[index]
