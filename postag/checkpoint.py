@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies, vocabularies_from_checkpoint
-from postag.data.vocab import VOCABULARIES
+from postag.data.vocab import ADDED_LATER, VOCABULARIES
 from postag.module import TaggerModule
 
 
@@ -88,8 +88,9 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     except ValueError as err:
         raise CheckpointError(str(err)) from None
     model = TaggerModule(**checkpoint["hyper_parameters"])
-    sizes = (model.tag_names, model.hparams.vocab_size, model.hparams.char_vocab_size, model.hparams.suffix_vocab_size)
-    if sizes != (vocab.tags.itos, len(vocab.words), len(vocab.chars), len(vocab.suffixes)):
+    hp = model.hparams
+    sizes = (model.tag_names, hp.vocab_size, hp.char_vocab_size, hp.suffix_vocab_size, hp.affix_vocab_size)
+    if sizes != (vocab.tags.itos, len(vocab.words), len(vocab.chars), len(vocab.suffixes), len(vocab.affixes)):
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])
     model.vocab = vocab
@@ -99,14 +100,15 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
 
 def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
     """The tagger at ``path`` as a teacher for a run whose vocabularies are ``vocab``: the same
-    words, tags, characters and suffixes, or a CheckpointError naming what differs."""
+    words, tags, characters, suffixes and affixes, or a CheckpointError naming what differs."""
     teacher, teacher_vocab = load_tagger(existing_checkpoint(path, key="model.teacher"))
     ours, theirs = vocab.state_dict(), teacher_vocab.state_dict()
     differ = [
         f"{name}: {len(theirs[name])} against this run's {len(ours[name])}"
         if len(theirs[name]) != len(ours[name]) else f"{name}: the same number, other entries"
         for name in VOCABULARIES
-        if theirs[name] != ours[name]
+        # a vocabulary added since the teacher was trained is one the teacher does not read
+        if theirs[name] != ours[name] and not (name in ADDED_LATER and not theirs[name])
     ]
     if differ:
         raise CheckpointError(

@@ -320,8 +320,31 @@ class FeedForward(nn.Module):
         return self.down(relu(self.up(x), inplace=True))  # (B, S, H); up(x) is not kept by autograd
 
 
+class LocalConvolution(nn.Module):
+    """Each of the H dimensions of a word mixes in the same dimension of the words up to
+    kernel // 2 on either side, with weights of its own (a depthwise convolution over positions):
+    local context without attention. Padding is zeroed first, so no sentence sees another's
+    padding, and with packing the tokens are put back into their sentences for the convolution.
+    """
+
+    def __init__(self, hidden_n: int, kernel: int):
+        super().__init__()
+        if kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"the local convolution's width must be odd and positive, got {kernel}")
+        self.conv = nn.Conv1d(hidden_n, hidden_n, kernel, padding=kernel // 2, groups=hidden_n)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None) -> torch.Tensor:
+        # x: (B, S, H), or (N, H) with packing
+        padded = packing.unpack(x) if packing is not None else x  # (B, S, H)
+        if mask is not None and packing is None:
+            padded = padded.masked_fill(~mask[..., None], 0.0)
+        out = self.conv(padded.transpose(1, 2)).transpose(1, 2)  # (B, S, H)
+        return packing.pack(out) if packing is not None else out
+
+
 class TransformerBlock(nn.Module):
-    """Attention then feed-forward, each wrapped in dropout, a residual and a layer norm.
+    """Attention then feed-forward, each wrapped in dropout, a residual and a layer norm;
+    with ``conv_kernel`` > 0, a LocalConvolution before them, wrapped the same way.
 
     norm_first=True (pre-norm): x + drop(f(norm(x))).
     norm_first=False (post-norm, as in the original Transformer): norm(x + drop(f(x))).
@@ -336,8 +359,11 @@ class TransformerBlock(nn.Module):
         norm_first: bool = True,
         attention: str = "manual",
         max_offset: int = 0,
+        conv_kernel: int = 0,
     ):
         super().__init__()
+        self.convolution = LocalConvolution(hidden_n, conv_kernel) if conv_kernel > 0 else None
+        self.norm_convolution = LayerNorm(hidden_n) if conv_kernel > 0 else None
         self.attention = MultiHeadAttention(hidden_n, h, attention=attention, max_offset=max_offset)
         self.feed_forward = FeedForward(hidden_n, 4 * hidden_n if ff_dim is None else ff_dim)
         self.norm_attention = LayerNorm(hidden_n)
@@ -349,6 +375,11 @@ class TransformerBlock(nn.Module):
         self, x: torch.Tensor, mask: torch.Tensor | None = None, packing: Packing | None = None, need_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         # x: (B, S, H), or (N, H) with packing (the real tokens only); need_weights: also (B, h, S, S)
+        if self.convolution is not None:
+            if self.norm_first:
+                x = x + self.dropout(self.convolution(self.norm_convolution(x), mask, packing))
+            else:
+                x = self.norm_convolution(x + self.dropout(self.convolution(x, mask, packing)))
         attended = self.attention(
             self.norm_attention(x) if self.norm_first else x, mask=mask, packing=packing, need_weights=need_weights
         )
@@ -451,7 +482,11 @@ class CharCNN(nn.Module):
 
 
 class WordFeatures(nn.Module):
-    """Sum of the word-internal features that are switched on: characters, shape, suffix."""
+    """Sum of the word-internal features that are switched on: characters, shape, suffix, affixes.
+
+    Affixes: an embedding for each of a word's prefixes and suffixes (A of them, padding for
+    those longer than the word), summed.
+    """
 
     def __init__(
         self,
@@ -462,17 +497,25 @@ class WordFeatures(nn.Module):
         n_shapes: int = 0,
         suffix_vocab_size: int = 0,
         feature_dropout: float = 0.0,
+        affix_vocab_size: int = 0,
     ):
         super().__init__()
         self.feature_dropout = feature_dropout
         self.chars = CharCNN(char_vocab_size, char_n, hidden_n, char_kernels) if char_n > 0 else None
         self.shape = nn.Embedding(n_shapes, hidden_n, padding_idx=0) if n_shapes > 0 else None
         self.suffix = nn.Embedding(suffix_vocab_size, hidden_n, padding_idx=0) if suffix_vocab_size > 0 else None
-        for embedding in (self.shape, self.suffix):
+        self.affix = nn.Embedding(affix_vocab_size, hidden_n, padding_idx=0) if affix_vocab_size > 0 else None
+        for embedding in (self.shape, self.suffix, self.affix):
             if embedding is not None:
                 init_small_embedding_(embedding)
 
-    def forward(self, chars: torch.Tensor, shapes: torch.Tensor, suffixes: torch.Tensor) -> torch.Tensor | None:
+    def forward(
+        self,
+        chars: torch.Tensor,
+        shapes: torch.Tensor,
+        suffixes: torch.Tensor,
+        affixes: torch.Tensor | None = None,
+    ) -> torch.Tensor | None:
         parts = []
         if self.chars is not None:
             parts.append(self.chars(chars))  # (B, S, H)
@@ -480,6 +523,8 @@ class WordFeatures(nn.Module):
             parts.append(self.shape(shapes))
         if self.suffix is not None:
             parts.append(self.suffix(suffixes))
+        if self.affix is not None:
+            parts.append(self.affix(affixes).sum(dim=-2))  # (B, S, A, H) -> (B, S, H)
         if not parts:
             return None
         features = sum(parts)  # (B, S, H)
@@ -519,6 +564,7 @@ class Transformer(nn.Module):
         embedding_init_std: float = 0.02,
         attention: str = "manual",
         max_offset: int = 0,
+        conv_kernel: int = 0,
     ):
         super().__init__()
         if n < 1:
@@ -534,7 +580,7 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(
             TransformerBlock(
                 hidden_n, h, ff_dim=ff_dim, dropout=dropout, norm_first=norm_first, attention=attention,
-                max_offset=max_offset,
+                max_offset=max_offset, conv_kernel=conv_kernel,
             )
             for _ in range(n)
         )

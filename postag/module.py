@@ -49,6 +49,7 @@ class TaggerModule(L.LightningModule):
         tag_names: list[str],
         char_vocab_size: int = 0,
         suffix_vocab_size: int = 0,
+        affix_vocab_size: int = 0,
         hidden_n: int = 128,
         n: int = 3,
         h: int = 3,
@@ -66,9 +67,11 @@ class TaggerModule(L.LightningModule):
         char_n: int = 0,
         char_kernels: tuple[int, ...] = (3,),
         shape_features: bool = False,
+        affix_features: bool = False,
         feature_dropout: float = 0.0,
         attention: str = "manual",
         max_offset: int = 0,
+        conv_kernel: int = 0,
         label_smoothing: float = 0.0,
         compile: bool = False,
         ensemble: int = 1,
@@ -121,6 +124,7 @@ class TaggerModule(L.LightningModule):
                         norm_first=norm_first,
                         attention=attention,
                         max_offset=max_offset,
+                        conv_kernel=conv_kernel,
                     ),
                     "word_features": WordFeatures(
                         hidden_n,
@@ -130,6 +134,7 @@ class TaggerModule(L.LightningModule):
                         n_shapes=N_SHAPES if shape_features else 0,
                         suffix_vocab_size=suffix_vocab_size if shape_features else 0,
                         feature_dropout=feature_dropout,
+                        affix_vocab_size=affix_vocab_size if affix_features else 0,
                     ),
                     "head": nn.Linear(hidden_n, len(tag_names)),
                 }
@@ -204,7 +209,7 @@ class TaggerModule(L.LightningModule):
         for word_features, encoder, head in self.members() if members is None else members:
 
             def tagger(part: Batch) -> torch.Tensor:
-                extra = word_features(part.chars, part.shapes, part.suffixes)  # (B, S, H) or None
+                extra = word_features(part.chars, part.shapes, part.suffixes, part.affixes)  # (B, S, H) or None
                 return head(encoder(part.tokens, part.mask, extra))  # (B, S, T)
 
             if encoder.position_embedding is None:
@@ -233,7 +238,7 @@ class TaggerModule(L.LightningModule):
                 f"attention weights are for sentences of up to max_len={encoder.max_len} tokens, "
                 f"got {batch.tokens.size(1)}"
             )
-        extra = word_features(batch.chars, batch.shapes, batch.suffixes)  # (B, S, H) or None
+        extra = word_features(batch.chars, batch.shapes, batch.suffixes, batch.affixes)  # (B, S, H) or None
         hidden, weights = encoder(batch.tokens, batch.mask, extra, need_weights=True)
         return self.combine([head(hidden), *self.member_logits(batch, others)]), weights
 

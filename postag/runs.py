@@ -44,6 +44,7 @@ def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
         tag_names=vocab.tags.itos,
         char_vocab_size=len(vocab.chars),
         suffix_vocab_size=len(vocab.suffixes),
+        affix_vocab_size=len(vocab.affixes),
     )
     model.vocab = vocab
     if model_cfg.get("teacher"):

@@ -11,6 +11,7 @@ from postag.data import (
     CHECKPOINT_KEY,
     IGNORE_INDEX,
     MAX_WORD_CHARS,
+    N_AFFIXES,
     PAD_ID,
     UNK_ID,
     N_SHAPES,
@@ -23,6 +24,7 @@ from postag.data import (
     Vocabulary,
     WordDropoutCollate,
     word_counts,
+    affixes,
     clip_word,
     collate,
     read_conll,
@@ -272,6 +274,31 @@ def test_unseen_word_keeps_its_characters_suffix_and_shape():
     assert (encoded.chars[:, 6:] == PAD_ID).all()
     assert collate([encoded]).chars.shape == (1, 2, 6)  # the batch keeps only the longest word's columns
     assert encoded.shapes.tolist() == [word_shape("walked"), word_shape("Paris")]
+    # "talked" shares walked's suffixes; its prefixes are unknown; "Rome" has no prefix or suffix seen
+    assert encoded.affixes[0].tolist() == [UNK_ID] * 4 + vocab.affixes.encode(["-d", "-ed", "-ked", "-lked"])
+    assert encoded.affixes[1].tolist() == [UNK_ID] * 8
+    assert collate([encoded]).affixes.shape == (1, 2, N_AFFIXES)
+
+
+def test_affixes_are_lowercased_prefixes_and_suffixes_up_to_four_letters():
+    assert affixes("Walked") == ["w-", "wa-", "wal-", "walk-", "-d", "-ed", "-ked", "-lked"]
+    assert affixes("Οι") == ["ο-", "οι-", None, None, "-ι", "-οι", None, None]  # Greek lowercases too
+    assert len(affixes("a")) == N_AFFIXES and affixes("a")[1:4] == [None] * 3
+
+
+def test_hand_made_examples_without_affixes_batch_with_padding_affixes():
+    example = Example(words=[2, 3], tags=[0, 0], chars=[[2], [3]], shapes=[1, 1], suffixes=[2, 2])
+    shorter = Example(words=[2], tags=[0], chars=[[2]], shapes=[1], suffixes=[2])
+    batch = collate([example, shorter])
+    assert batch.affixes.shape == (2, 2, N_AFFIXES) and (batch.affixes == PAD_ID).all()
+
+
+def test_checkpoints_from_before_affixes_load_with_every_affix_unknown():
+    train = [(["walked"], ["VBD"])]
+    state = Vocabularies.from_training(train, train, min_freq=1).state_dict()
+    del state["affixes"]
+    old = Vocabularies.from_state_dict(state)
+    assert len(old.affixes) == 0 and old.encode(["walked"]).affixes.tolist() == [[UNK_ID] * N_AFFIXES]
 
 
 def test_loaders_yield_padded_batches(fixture_datamodule):
@@ -311,12 +338,18 @@ def test_invalid_datamodule_arguments(kwargs, message):
 
 
 def _encoded_one_word_at_a_time(vocab: Vocabularies, words: list[str]) -> list[list[int]]:
-    """Each word's id, shape, suffix id and character row, worked out from the definitions."""
+    """Each word's id, shape, suffix id, affix ids and character row, worked out from the definitions."""
     rows = []
     for word in words:
         chars = vocab.chars.encode(clip_word(word))
+        lower = word.lower()
+        affix_ids = [
+            vocab.affixes.stoi.get(affix, UNK_ID) if len(word) >= n else PAD_ID
+            for affix, n in [(lower[:n] + "-", n) for n in (1, 2, 3, 4)] + [("-" + lower[-n:], n) for n in (1, 2, 3, 4)]
+        ]
         rows.append(
             [vocab.words.stoi.get(word, UNK_ID), word_shape(word), vocab.suffixes.stoi.get(word[-3:].lower(), UNK_ID)]
+            + affix_ids
             + chars
             + [PAD_ID] * (MAX_WORD_CHARS - len(chars))
         )
@@ -335,7 +368,8 @@ def test_encoding_reuses_words_and_gives_what_the_definitions_give(monkeypatch):
         assert encoded.words.tolist() == [row[0] for row in expected]
         assert encoded.shapes.tolist() == [row[1] for row in expected]
         assert encoded.suffixes.tolist() == [row[2] for row in expected]
-        assert encoded.chars.tolist() == [row[3:] for row in expected]
+        assert encoded.affixes.tolist() == [row[3:11] for row in expected]
+        assert encoded.chars.tolist() == [row[11:] for row in expected]
         assert encoded.tags.tolist() == [vocab.tags.stoi["DT"]] * len(words)
         assert all(t.dtype == torch.long for t in encoded)
         assert len(vocab._word_records) <= 4

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from conftest import FIXTURES, SMALL_MODEL, run
 from postag.checkpoint import CheckpointError, load_tagger, load_teacher
-from postag.data import IGNORE_INDEX, Vocabularies, collate
+from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, Vocabularies, collate
 from postag.module import TaggerModule, distillation_loss
 from test_reliability import run_failing
 
@@ -71,6 +71,21 @@ def test_a_teacher_with_other_vocabularies_is_a_one_line_error(teacher_checkpoin
         load_teacher(teacher_checkpoint, other)
     with pytest.raises(FileNotFoundError, match="model.teacher: no checkpoint file at"):
         load_teacher(teacher_checkpoint.parent / "missing.ckpt", vocab)
+
+
+def test_a_teacher_from_before_affix_vocabularies_still_teaches(teacher_checkpoint, tmp_path):
+    teacher, vocab = load_tagger(teacher_checkpoint)
+    checkpoint = torch.load(teacher_checkpoint, weights_only=True)
+    del checkpoint[CHECKPOINT_KEY]["affixes"]  # as checkpoints written before affix features
+    checkpoint["hyper_parameters"]["affix_vocab_size"] = 0
+    older = tmp_path / "older.ckpt"
+    torch.save(checkpoint, older)
+    assert load_teacher(older, vocab).state_dict().keys() == teacher.state_dict().keys()
+    checkpoint[CHECKPOINT_KEY]["affixes"] = vocab.affixes.itos[:-1]  # but other affixes do not match
+    checkpoint["hyper_parameters"]["affix_vocab_size"] = len(vocab.affixes) - 1
+    torch.save(checkpoint, older)
+    with pytest.raises(CheckpointError, match="affixes: "):
+        load_teacher(older, vocab)
 
 
 def test_a_student_trains_from_a_teacher_checkpoint_and_tags_without_it(teacher_checkpoint, tmp_path):

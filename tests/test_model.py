@@ -9,6 +9,7 @@ from torch import nn
 from postag.model import (
     Attention,
     LayerNorm,
+    LocalConvolution,
     MultiHeadAttention,
     OffsetBias,
     Packing,
@@ -261,6 +262,38 @@ def test_a_zero_offset_bias_changes_nothing_and_packing_keeps_it():
     assert Packing.worth_it(mask)
     for row, length in enumerate([8, 3, 5, 1]):  # each sentence alone, unpadded, gives the same vectors
         alone = biased(tokens[row : row + 1, :length], mask[row : row + 1, :length])
+        torch.testing.assert_close(packed[row, :length], alone[0], rtol=1e-5, atol=1e-5)
+
+
+def test_local_convolution_mixes_each_dimension_of_the_words_within_reach_and_no_padding():
+    conv = LocalConvolution(hidden_n=4, kernel=3)
+    x = torch.randn(2, 5, 4)
+    mask = padding_mask([5, 3], 5)
+    x[1, 3:] = 1e6  # padding that must not reach the real tokens
+    out = conv(x, mask)
+    weight, bias = conv.conv.weight[:, 0, :], conv.conv.bias  # (H, 3), (H,)
+    for row, length in enumerate([5, 3]):
+        for i in range(length):
+            expected = bias.clone()
+            for k, j in enumerate(range(i - 1, i + 2)):  # offsets -1, 0, +1
+                if 0 <= j < length:
+                    expected = expected + weight[:, k] * x[row, j]
+            torch.testing.assert_close(out[row, i], expected)
+    packing = Packing.from_mask(mask)  # packed tokens give the same real-token outputs
+    torch.testing.assert_close(conv(packing.pack(x), mask, packing), packing.pack(out))
+    with pytest.raises(ValueError, match="odd and positive"):
+        LocalConvolution(hidden_n=4, kernel=2)
+
+
+def test_transformer_with_local_convolution_keeps_sentences_apart_when_packed():
+    model = Transformer(emb_n=30, hidden_n=16, n=2, h=4, dropout=0.0, positional=True, conv_kernel=3).eval()
+    tokens = torch.randint(1, 30, (4, 8))
+    lengths = [8, 3, 5, 1]
+    mask = padding_mask(lengths, 8)
+    assert Packing.worth_it(mask)
+    packed = model(tokens, mask)
+    for row, length in enumerate(lengths):
+        alone = model(tokens[row : row + 1, :length], mask[row : row + 1, :length])
         torch.testing.assert_close(packed[row, :length], alone[0], rtol=1e-5, atol=1e-5)
 
 
@@ -522,6 +555,21 @@ def test_word_features_sum_the_switched_on_parts_and_train():
     for name, param in features.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     assert WordFeatures(hidden_n=8)(chars, shapes, suffixes) is None
+
+
+def test_affix_features_sum_each_words_affix_embeddings_and_skip_padding():
+    from postag.model import WordFeatures
+
+    features = WordFeatures(hidden_n=8, affix_vocab_size=12)
+    PAD = 0  # padding_idx: the affix of a word too short
+    affixes = torch.tensor([[[3, 4, PAD, PAD], [5, 6, 7, 1]]])  # (B=1, S=2, A=4)
+    chars, shapes, suffixes = torch.zeros(1, 2, 1, dtype=torch.long), torch.ones(1, 2, dtype=torch.long), None
+    out = features(chars, shapes, suffixes, affixes)
+    table = features.affix.weight
+    torch.testing.assert_close(out[0, 0], table[3] + table[4])
+    torch.testing.assert_close(out[0, 1], table[5] + table[6] + table[7] + table[1])
+    out.sum().backward()
+    assert table.grad[PAD].abs().sum() == 0 and table.grad[3].abs().sum() > 0
 
 
 def test_feature_dropout_hides_whole_tokens_in_training_only():

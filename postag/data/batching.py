@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
+from postag.data.features import N_AFFIXES
+
 PAD_ID = 0  # padding, in every id field
 UNK_ID = 1  # a word, character or suffix never seen in training
 IGNORE_INDEX = -100  # label of padded positions; cross-entropy and the metrics skip it
@@ -28,6 +30,7 @@ class Example(NamedTuple):
     chars: torch.Tensor  # (S, W) character ids of each word, PAD_ID after its end (W = MAX_WORD_CHARS once encoded)
     shapes: torch.Tensor  # (S,) word_shape of each word
     suffixes: torch.Tensor  # (S,) suffix ids
+    affixes: torch.Tensor | None = None  # (S, N_AFFIXES) affix ids, PAD_ID where the word is too short; None: all PAD_ID
 
 
 def _as_long(values) -> torch.Tensor:
@@ -51,6 +54,7 @@ class Batch:
     chars: torch.Tensor  # (B, S, W) character ids, PAD_ID on padding
     shapes: torch.Tensor  # (B, S) word-shape ids, 0 on padding
     suffixes: torch.Tensor  # (B, S) suffix ids, PAD_ID on padding
+    affixes: torch.Tensor  # (B, S, N_AFFIXES) affix ids, PAD_ID on padding
 
     def to(self, device) -> Batch:
         return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
@@ -76,6 +80,11 @@ def collate(examples: Sequence[Example]) -> Batch:
     char_rows = [c if c.size(1) == width else F.pad(c, (0, width - c.size(1)), value=PAD_ID) for c in char_rows]
     chars = to_longest_word(pad_sequence(char_rows, batch_first=True, padding_value=PAD_ID))  # (B, S, W)
 
+    affix_rows = [
+        _as_long(e.affixes) if e.affixes is not None else torch.full((len(e.words), N_AFFIXES), PAD_ID)
+        for e in examples
+    ]
+
     def padded(field: str, fill: int) -> torch.Tensor:
         rows = [_as_long(getattr(example, field)) for example in examples]
         out = pad_sequence(rows, batch_first=True, padding_value=fill)  # (B, longest of these rows)
@@ -89,6 +98,7 @@ def collate(examples: Sequence[Example]) -> Batch:
         chars=chars,
         shapes=padded("shapes", 0),
         suffixes=padded("suffixes", PAD_ID),
+        affixes=pad_sequence(affix_rows, batch_first=True, padding_value=PAD_ID),  # (B, S, N_AFFIXES)
     )
 
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 MAX_WORD_CHARS = 20  # longer words keep their first 10 and last 10 characters
 SUFFIX_LEN = 3
+# Lengths of the prefixes and suffixes (lowercased) that affix features look up, as spaCy's
+# PREFIX and SUFFIX and the usual CRF features do: enough to cover "un-", "-s", "-ed", "-ing", "-tion".
+AFFIX_LENGTHS = (1, 2, 3, 4)
+N_AFFIXES = 2 * len(AFFIX_LENGTHS)  # one prefix and one suffix of each length
 # "none": no cased letter at all, as in punctuation, numbers and the scripts without case
 # (Chinese, Japanese, Arabic, Hebrew, Devanagari, ...), where case says nothing.
 CAPITALISATION = ("lower", "initial", "upper", "mixed", "none")
@@ -12,6 +16,15 @@ N_SHAPES = 1 + len(CAPITALISATION) * 2 * 2  # padding, then capitalisation x dig
 
 def suffix(word: str) -> str:
     return word[-SUFFIX_LEN:].lower()
+
+
+def affixes(word: str) -> list[str | None]:
+    """The word's prefixes ("un-") and suffixes ("-ing") of AFFIX_LENGTHS, lowercased, as
+    N_AFFIXES strings; those longer than the word are left out (None)."""
+    lower = word.lower()
+    prefixes = [lower[:n] + "-" if len(lower) >= n else None for n in AFFIX_LENGTHS]
+    suffixes = ["-" + lower[-n:] if len(lower) >= n else None for n in AFFIX_LENGTHS]
+    return prefixes + suffixes
 
 
 def capitalisation(word: str) -> str:

@@ -1,7 +1,7 @@
-"""Vocabularies: strings to ids for words, tags, characters and suffixes, and each word's record.
+"""Vocabularies: strings to ids for words, tags, characters, suffixes and affixes, and each word's record.
 
 A word is encoded once into a record of RECORD_WIDTH int64 values, laid out as RECORD
-says (word id, shape, suffix id, then its characters); sentences and batches are cut
+says (word id, shape, suffix id, N_AFFIXES affix ids, then its characters); sentences and batches are cut
 from records, so every field is defined here and nowhere else.
 """
 
@@ -16,7 +16,7 @@ import torch
 
 from postag.data.batching import IGNORE_INDEX, PAD_ID, UNK_ID, Batch, Example, to_longest_word
 from postag.data.corpus import Sentence
-from postag.data.features import MAX_WORD_CHARS, clip_word, suffix, word_shape
+from postag.data.features import MAX_WORD_CHARS, N_AFFIXES, affixes, clip_word, suffix, word_shape
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -26,9 +26,10 @@ CHECKPOINT_KEY = "postag_vocabularies"
 # Checkpoints written before that key: the data module's state, under its class name.
 LEGACY_CHECKPOINT_KEYS = ("CoNLL2000DataModule",)
 
-# Column of each field in a word's record; the characters fill the rest.
+# Column of each one-value field in a word's record; the affix ids, then the characters fill the rest.
 RECORD = {"words": 0, "shapes": 1, "suffixes": 2}
-CHARS_FROM = len(RECORD)
+AFFIXES_FROM = len(RECORD)
+CHARS_FROM = AFFIXES_FROM + N_AFFIXES
 RECORD_WIDTH = CHARS_FROM + MAX_WORD_CHARS
 
 
@@ -56,6 +57,11 @@ class Vocabulary:
         return cls([PAD, UNK, *sorted({suffix(w) for words, _ in sentences for w in words})], unk=True)
 
     @classmethod
+    def for_affixes(cls, sentences: Iterable[Sentence]) -> Vocabulary:
+        found = {a for words, _ in sentences for w in set(words) for a in affixes(w) if a is not None}
+        return cls([PAD, UNK, *sorted(found)], unk=True)
+
+    @classmethod
     def for_tags(cls, sentences: Iterable[Sentence]) -> Vocabulary:
         return cls(sorted({t for _, tags in sentences for t in tags}), unk=False)
 
@@ -71,7 +77,10 @@ class Vocabulary:
         return [self.stoi[s] for s in items]
 
 
-VOCABULARIES = ("words", "tags", "chars", "suffixes")
+VOCABULARIES = ("words", "tags", "chars", "suffixes", "affixes")
+# Vocabularies that checkpoints from before them lack; those load with none (every id unknown),
+# which the models they trained never read.
+ADDED_LATER = ("affixes",)
 
 
 @dataclass
@@ -86,6 +95,7 @@ class Vocabularies:
     tags: Vocabulary
     chars: Vocabulary
     suffixes: Vocabulary
+    affixes: Vocabulary
     conllu_column: str = "xpos"
 
     @classmethod
@@ -99,6 +109,7 @@ class Vocabularies:
             Vocabulary.for_tags(train_split),
             Vocabulary.for_chars(train),
             Vocabulary.for_suffixes(train),
+            Vocabulary.for_affixes(train),
             conllu_column,
         )
 
@@ -108,7 +119,10 @@ class Vocabularies:
     @classmethod
     def from_state_dict(cls, state: dict) -> Vocabularies:
         return cls(
-            *(Vocabulary(state[name], unk=name != "tags") for name in VOCABULARIES),
+            *(
+                Vocabulary(state[name] if name in state or name not in ADDED_LATER else [], unk=name != "tags")
+                for name in VOCABULARIES
+            ),
             conllu_column=state.get("conllu_column", "xpos"),
         )
 
@@ -139,6 +153,9 @@ class Vocabularies:
             values[RECORD["words"]] = self.words.encode([word])[0]
             values[RECORD["shapes"]] = word_shape(word)
             values[RECORD["suffixes"]] = self.suffixes.encode([suffix(word)])[0]
+            values[AFFIXES_FROM:CHARS_FROM] = [
+                PAD_ID if a is None else self.affixes.stoi.get(a, UNK_ID) for a in affixes(word)
+            ]
             chars = self.chars.encode(clip_word(word))
             values[CHARS_FROM : CHARS_FROM + len(chars)] = chars  # PAD_ID (0) after the word's end
             record = self._word_records[word] = array.array("q", values).tobytes()
@@ -162,6 +179,7 @@ class Vocabularies:
             chars=records[:, CHARS_FROM:],
             shapes=records[:, RECORD["shapes"]],
             suffixes=records[:, RECORD["suffixes"]],
+            affixes=records[:, AFFIXES_FROM:CHARS_FROM],
         )
 
     def encode_batch(self, sentences: Sequence[Sequence[str]]) -> Batch:
@@ -187,6 +205,7 @@ class Vocabularies:
             chars=to_longest_word(padded[..., CHARS_FROM:]),
             shapes=padded[..., RECORD["shapes"]],
             suffixes=padded[..., RECORD["suffixes"]],
+            affixes=padded[..., AFFIXES_FROM:CHARS_FROM],
         )
 
 
