@@ -98,3 +98,20 @@ def test_table_rows_compare_each_row_with_torch_measured_with_the_same_malloc_se
     ]
     assert cells[1][2] == "torch encoder, file order (reference), glibc malloc defaults"
     assert cells[0][6] == ""  # torch's own rows have no same-batches ratio
+
+
+def test_export_split_writes_the_sentences_postag_trains_validates_and_tests_on(tmp_path):
+    import export_split
+
+    from postag.data import ConlluReader, TaggingDataModule
+    from tiny_corpus import TINY_DIR
+
+    overrides = [f"data.data_dir={TINY_DIR}", "data.val_fraction=0.25", "data.download=false"]
+    assert export_split.main([str(tmp_path), *overrides]) == 0
+    datamodule = TaggingDataModule(data_dir=str(TINY_DIR), val_fraction=0.25, download=False)
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    reader = ConlluReader("xpos")  # CoNLL-2000's tags are language-specific ones
+    for split, name in export_split.SPLIT_FILES.items():
+        assert reader.read(tmp_path / f"postag-ud-{name}.conllu") == datamodule.sentences[split]
+    assert len(datamodule.sentences["val"]) > 0
