@@ -45,6 +45,10 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "model.max_len", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "model.ensemble", lambda v: _is_int(v) and v >= 1, "an integer of at least 1 (number of taggers)")
         _check(cfg, "model.max_offset", lambda v: _is_int(v) and v >= 0, "0 (off) or a positive integer")
+        _check(
+            cfg, "model.conv_kernel", lambda v: _is_int(v) and v >= 0 and (v == 0 or v % 2 == 1),
+            "0 (off) or an odd positive integer (convolution width)",
+        )
         _check(cfg, "model.char_n", lambda v: _is_int(v) and v >= 0, "0 (off) or a positive integer")
         _check(
             cfg,

@@ -106,6 +106,8 @@ def test_model_pos_adds_positional_embeddings(tmp_path):
             lambda m: m.word_features.chars is None and m.hparams.char_kernels == (2, 3, 4, 5),
         ),
         ("model=char", lambda m: [c.kernel_size for c in m.word_features.chars.convs] == [(3,)]),
+        ("model.conv_kernel=5", lambda m: all(b.convolution.conv.kernel_size == (5,) for b in m.encoder.blocks)),
+        ("model.affix_features=true", lambda m: m.word_features.affix.num_embeddings == m.hparams.affix_vocab_size > 2),
     ],
 )
 def test_model_overrides_reach_the_encoder(tmp_path, override, check):

@@ -57,6 +57,10 @@ def assert_no_results(run_dir):
             "postag: error: model.char_kernels=[3, 0]: expected a non-empty list of positive integers "
             "(character window widths)",
         ),
+        (
+            ["model.conv_kernel=4"],
+            "postag: error: model.conv_kernel=4: expected 0 (off) or an odd positive integer (convolution width)",
+        ),
         (["data.format=xml"], "postag: error: data.format='xml': expected conll2000 or columns or conllu"),
         (["min_steps=-1"], "postag: error: min_steps=-1: expected null or a non-negative integer"),
         pytest.param(
