@@ -70,11 +70,12 @@ def test_ablation_steps_add_one_thing_each(tmp_path):
     assert parts("best") == (True, True, True)
 
 
-def test_best_recipe_is_one_char_tagger_with_an_offset_bias_trained_longer_on_a_larger_share(tmp_path):
+def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_trained_longer_on_a_larger_share(tmp_path):
     best = compose_config("train", ["model=best"], tmp_path)
     char = compose_config("train", ["model=char"], tmp_path)
-    assert best.model.max_offset == 4 and char.model.max_offset == 0
-    assert {**best.model, "max_offset": 0} == {**char.model}
+    assert (best.model.max_offset, best.model.conv_kernel) == (4, 3)
+    assert (char.model.max_offset, char.model.conv_kernel) == (0, 0)
+    assert {**best.model, "max_offset": 0, "conv_kernel": 0} == {**char.model}
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
     assert best.trainer.max_epochs == 20 and char.trainer.max_epochs == 10
     assert best.min_steps == 2500 and char.min_steps is None
