@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies, vocabularies_from_checkpoint
-from postag.data.vocab import ADDED_LATER, VOCABULARIES
+from postag.data.vocab import differing_vocabularies
 from postag.module import TaggerModule
 
 
@@ -106,9 +106,7 @@ def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
     differ = [
         f"{name}: {len(theirs[name])} against this run's {len(ours[name])}"
         if len(theirs[name]) != len(ours[name]) else f"{name}: the same number, other entries"
-        for name in VOCABULARIES
-        # a vocabulary added since the teacher was trained is one the teacher does not read
-        if theirs[name] != ours[name] and not (name in ADDED_LATER and not theirs[name])
+        for name in differing_vocabularies(theirs, ours)
     ]
     if differ:
         raise CheckpointError(

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from postag.config import ConfigError
-from postag.data.vocab import ADDED_LATER, VOCABULARIES
+from postag.data.vocab import differing_vocabularies
 
 CONFIG_DIR = ".hydra"
 # Data settings a resumed run may change: where the files are, and how they are loaded.
@@ -125,12 +125,7 @@ def check_vocabularies(resume: Resume | None, vocab) -> None:
     """The training data of a resumed run must give the vocabularies the checkpoint was trained with."""
     if resume is None:
         return
-    now = vocab.state_dict()
-    # A vocabulary added since the checkpoint was written is one its model does not read.
-    differing = [
-        name for name in VOCABULARIES
-        if now[name] != resume.vocab.get(name) and not (name in ADDED_LATER and name not in resume.vocab)
-    ]
+    differing = differing_vocabularies(resume.vocab, vocab.state_dict())
     if differing:
         raise ConfigError(
             f"ckpt_path={resume.checkpoint}: the training data gives other {', '.join(differing)} vocabularies "

@@ -293,6 +293,19 @@ def test_hand_made_examples_without_affixes_batch_with_padding_affixes():
     assert batch.affixes.shape == (2, 2, N_AFFIXES) and (batch.affixes == PAD_ID).all()
 
 
+def test_differing_vocabularies_skips_only_a_vocabulary_the_older_state_lacks():
+    from postag.data.vocab import differing_vocabularies
+
+    train = [(["walked", "Paris"], ["VBD", "NNP"])]
+    now = Vocabularies.from_training(train, train, min_freq=1).state_dict()
+    assert differing_vocabularies(now, now) == []
+    older = {name: value for name, value in now.items() if name != "affixes"}  # a checkpoint before affixes
+    assert differing_vocabularies(older, now) == []
+    assert differing_vocabularies({**now, "affixes": []}, now) == []  # loaded from such a checkpoint
+    other = Vocabularies.from_training([(["talked"], ["VBD"])], train, min_freq=1).state_dict()
+    assert differing_vocabularies(other, now) == ["words", "chars", "suffixes", "affixes"]
+
+
 def test_checkpoints_from_before_affixes_load_with_every_affix_unknown():
     train = [(["walked"], ["VBD"])]
     state = Vocabularies.from_training(train, train, min_freq=1).state_dict()

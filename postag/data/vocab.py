@@ -83,6 +83,15 @@ VOCABULARIES = ("words", "tags", "chars", "suffixes", "affixes")
 ADDED_LATER = ("affixes",)
 
 
+def differing_vocabularies(then: dict, now: dict) -> list[str]:
+    """Names of the vocabularies in which two ``Vocabularies.state_dict()`` differ; ``then`` may be
+    an older checkpoint's state, whose model does not read a vocabulary it lacks (or has empty)."""
+    return [
+        name for name in VOCABULARIES
+        if now[name] != then.get(name) and not (name in ADDED_LATER and not then.get(name))
+    ]
+
+
 @dataclass
 class Vocabularies:
     """Everything that maps text to ids; saved in checkpoints.
