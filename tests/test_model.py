@@ -527,6 +527,59 @@ def test_char_cnn_widths_match_an_explicit_window_computation():
     torch.testing.assert_close(cnn(torch.tensor([[word]]))[0, 0], expected)
 
 
+@pytest.mark.parametrize("kernel_sizes", [(1,), (3,), (2, 3, 4, 5)])
+def test_char_cnn_matches_torch_conv1d_over_padded_words_in_values_and_gradients(kernel_sizes):
+    # The reference: torch's Conv1d over every position of the padded words, ReLU, then the
+    # maximum over each word's own characters only.
+    import torch.nn.functional as F
+
+    from postag.model import CharCNN
+
+    torch.manual_seed(0)
+    cnn = CharCNN(char_vocab_size=30, char_n=6, hidden_n=8, kernel_sizes=kernel_sizes)
+    lengths = torch.tensor([1, 2, 3, 7, 5, 1, 4])
+    words = torch.randint(1, 30, (7, 7)).masked_fill(torch.arange(7) >= lengths[:, None], 0)  # (N, W)
+
+    def reference(words):
+        x = cnn.embedding(words).transpose(1, 2)  # (N, C, W)
+        pooled = []
+        for k, conv in zip(kernel_sizes, cnn.convs):
+            y = torch.relu(conv(F.pad(x, ((k - 1) // 2, k // 2))))  # (N, H, W)
+            pooled.append(y.masked_fill((words == 0)[:, None, :], float("-inf")).amax(dim=-1))
+        return cnn.out(torch.cat(pooled, dim=-1))
+
+    weights = torch.linspace(-1, 1, 7 * 8).view(7, 8)
+    got = cnn.word_vectors(words)
+    got_grads = torch.autograd.grad((got * weights).sum(), list(cnn.parameters()))
+    expected = reference(words)
+    expected_grads = torch.autograd.grad((expected * weights).sum(), list(cnn.parameters()))
+    torch.testing.assert_close(got, expected)
+    for got_grad, expected_grad in zip(got_grads, expected_grads):
+        torch.testing.assert_close(got_grad, expected_grad)
+
+
+@pytest.mark.parametrize(
+    "count, width, n_values",
+    [(0, 4, 10), (1, 1, 2), (300, 20, 90), (300, 3, 2), (500, 40, 2**20), (200, 9, 2**40)],
+)
+def test_unique_rows_equals_torch_unique_over_rows(count, width, n_values):
+    from postag.model import unique_rows
+
+    generator = torch.Generator().manual_seed(count + width)
+    rows = torch.randint(0, min(n_values, 3), (count, width), generator=generator)  # many repeats
+    rows[: count // 2] = torch.randint(0, n_values, (count // 2, width), generator=generator)
+    expected_rows, expected_index = torch.unique(rows, dim=0, return_inverse=True)
+    got_rows, got_index = unique_rows(rows, n_values)
+    assert torch.equal(got_rows, expected_rows) and torch.equal(got_index, expected_index)
+
+
+def test_unique_rows_refuses_ids_too_large_for_its_key():
+    from postag.model import unique_rows
+
+    with pytest.raises(ValueError, match="62-bit key"):
+        unique_rows(torch.zeros(2, 3, dtype=torch.long), 2**62)
+
+
 def test_char_cnn_loads_a_single_width_state_dict_with_the_old_names():
     from postag.model import CharCNN
 
