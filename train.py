@@ -11,10 +11,11 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.config import validate
+from postag.config import ConfigError, validate
 from postag.console import quiet_library_noise
 from postag.errors import USER_ERRORS, describe
-from postag.resume import check_vocabularies, register_resolvers, resume_from
+from postag.own_teacher import finished_teacher, teacher_config, teacher_dir
+from postag.resume import Resume, check_vocabularies, register_resolvers, resume_from
 from postag.runs import (
     build_model,
     build_trainer,
@@ -46,6 +47,33 @@ def train(cfg: DictConfig) -> dict:
         batches = len(datamodule.train_dataloader())
         cfg.trainer.max_epochs = epochs_for(cfg.trainer.max_epochs, cfg.min_steps, batches, cfg.trainer.accumulate_grad_batches)
         log.info("min_steps=%d: %d epochs of %d batches", cfg.min_steps, cfg.trainer.max_epochs, batches)
+
+    teacher = None
+    if cfg.get("self_distill"):
+        # The run's own teacher first, unless it finished before this run was stopped.
+        teacher = finished_teacher(cfg.paths.output_dir)
+        if teacher is None:
+            log.info("self_distill: training the teacher in %s", teacher_dir(cfg.paths.output_dir))
+            teacher = fit_and_test(teacher_config(cfg), datamodule, resume if resume and resume.of_teacher else None)
+            if not teacher.get("best_checkpoint"):
+                raise ConfigError(
+                    "self_distill=true: the teacher saved no checkpoint to learn from; "
+                    "train with callbacks.model_checkpoint and without fast_dev_run"
+                )
+        cfg.model.teacher = teacher["best_checkpoint"]
+        resume = None if resume and resume.of_teacher else resume
+        log.info("self_distill: training on the probabilities of %s", cfg.model.teacher)
+    metrics = fit_and_test(cfg, datamodule, resume)
+    if teacher is not None:
+        metrics.update({f"teacher/{k}": v for k, v in teacher.items() if k.startswith("test/") or k == "train_seconds"})
+        metrics["train_seconds_with_teacher"] = round(metrics["train_seconds"] + teacher["train_seconds"], 1)
+        write_reports(cfg.paths.output_dir, metrics, None)  # the per-tag tables are written already
+    return metrics
+
+
+def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None) -> dict:
+    """Build, fit and test one model; its reports go to cfg.paths.output_dir. The metrics name
+    the best checkpoint."""
     model = build_model(cfg.model, datamodule.vocab)
     # Resumed in place, the TensorBoard run continues too: what the stopped run logged after its
     # checkpoint is dropped, as the resumed run logs those steps again.
@@ -58,17 +86,17 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = trainer.checkpoint_callback
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
+    best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
+    if best:
+        metrics["best_checkpoint"] = best
 
     per_tag = None
     if cfg.get("test"):
         # fast_dev_run saves no checkpoint: test the weights in memory then. The best checkpoint by its
         # path, not "best", which Lightning calls ambiguous beside the second ModelCheckpoint (last.ckpt).
-        best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
         trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(scalar_metrics(trainer))
         per_tag = per_tag_of_test(model, datamodule)
-        if best:
-            metrics["best_checkpoint"] = checkpoint.best_model_path
     if trainer.is_global_zero:
         log_hparams_with_metrics(trainer, cfg, metrics)
         write_reports(cfg.paths.output_dir, metrics, per_tag)

@@ -69,6 +69,12 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "data.min_freq", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
+    _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
+    if cfg.get("self_distill") is True and cfg.get("model") is not None and cfg.model.get("teacher"):
+        raise ConfigError(
+            f"self_distill=true with model.teacher={cfg.model.teacher}: self_distill trains the run's own teacher; "
+            f"leave model.teacher unset, or set self_distill=false"
+        )
     if cfg.get("trainer") is not None:
         check_gpus(cfg.trainer)
         _check(cfg, "trainer.max_epochs", lambda v: v is None or (_is_int(v) and v >= -1), "an integer (-1: no limit)")

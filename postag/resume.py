@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from postag.config import ConfigError
 from postag.data.vocab import differing_vocabularies
+from postag.own_teacher import TEACHER_DIR, teacher_dir
 
 CONFIG_DIR = ".hydra"
 # Data settings a resumed run may change: where the files are, and how they are loaded.
@@ -35,10 +36,13 @@ def checkpoint_to_resume(ckpt_path: str | None, runs_dir: str) -> Path | None:
 
 
 def run_of(checkpoint: Path | None) -> Path | None:
-    """The run directory a checkpoint belongs to: ``<run>/checkpoints/X.ckpt`` with ``<run>/.hydra``."""
+    """The run directory a checkpoint belongs to: ``<run>/checkpoints/X.ckpt`` with ``<run>/.hydra``,
+    or ``<run>/teacher/checkpoints/X.ckpt``, the run's own teacher (``self_distill``)."""
     if checkpoint is None or checkpoint.parent.name != "checkpoints":
         return None
     run = checkpoint.parent.parent
+    if run.name == TEACHER_DIR and not (run / CONFIG_DIR).is_dir():
+        run = run.parent
     return run if (run / CONFIG_DIR).is_dir() else None
 
 
@@ -61,12 +65,14 @@ def register_resolvers() -> None:
 @dataclass
 class Resume:
     """A run to continue: its checkpoint, whether it continues in that checkpoint's run directory,
-    the step it stopped at and the vocabularies it was trained with."""
+    the step it stopped at, the vocabularies it was trained with, and whether the checkpoint is
+    of the run's own teacher (``self_distill``: the teacher is resumed, then the model trained)."""
 
     checkpoint: Path
     in_place: bool
     step: int
     vocab: dict
+    of_teacher: bool = False
 
 
 def _plain(value):
@@ -102,9 +108,13 @@ def resume_from(cfg: DictConfig) -> Resume | None:
     except ValueError as err:
         raise CheckpointError(str(err)) from None
     model_now = OmegaConf.to_container(cfg.model, resolve=True)
-    differing = _differences("model", model_now, checkpoint["hyper_parameters"])
+    # With self_distill the teacher is the run's own, which its model checkpoints name by path.
+    differing = _differences("model", model_now, checkpoint["hyper_parameters"], ("teacher",) if cfg.get("self_distill") else ())
     run = run_of(path)
     in_place = run is not None and run.resolve() == Path(cfg.paths.output_dir).resolve()
+    of_teacher = run is not None and path.parent.parent.resolve() == teacher_dir(run).resolve()
+    if of_teacher and not cfg.get("self_distill"):
+        raise ConfigError(f"ckpt_path={path}: the checkpoint is of a run's own teacher; resume it with self_distill=true")
     if in_place:
         original = OmegaConf.load(run / CONFIG_DIR / "config.yaml")
         data_then = OmegaConf.to_container(original.data, resolve=False) if "data" in original else {}
@@ -118,7 +128,7 @@ def resume_from(cfg: DictConfig) -> Resume | None:
         remove_stale_temporaries(path.parent)
         # The directory is the run's own, full of its checkpoints: that is the point of resuming in place.
         warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    return Resume(path, in_place, int(checkpoint.get("global_step", 0)), vocab)
+    return Resume(path, in_place, int(checkpoint.get("global_step", 0)), vocab, of_teacher)
 
 
 def check_vocabularies(resume: Resume | None, vocab) -> None:

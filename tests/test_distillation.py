@@ -1,6 +1,10 @@
 """Learning from a teacher's probabilities: the masked loss, the teacher's loading and its errors,
 and a student trained end to end."""
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -106,3 +110,76 @@ def test_a_student_trains_from_a_teacher_checkpoint_and_tags_without_it(teacher_
         f"data.data_dir={FIXTURES}", "data.val_fraction=0.5", f"hydra.run.dir={tmp_path / 'other'}", *SMALL_MODEL,
     )
     assert message.startswith(f"postag: error: model.teacher={teacher_checkpoint}: its vocabularies are not this run's")
+
+
+# ---------------------------------------------------------------- self_distill: the run's own teacher
+
+SELF_DISTILL = ["self_distill=true", "model=base", f"data.data_dir={FIXTURES}", "data.val_fraction=0.2", *SMALL_MODEL]
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def self_distilled_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("self_distill") / "run"
+    run("train.py", "debug=limit", f"hydra.run.dir={out}", *SELF_DISTILL)
+    return out
+
+
+def test_self_distill_trains_a_teacher_first_then_the_model_on_its_probabilities(self_distilled_run):
+    out = self_distilled_run
+    teacher = json.loads((out / "teacher" / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert Path(teacher["best_checkpoint"]).parent == out / "teacher" / "checkpoints"
+    assert Path(metrics["best_checkpoint"]).parent == out / "checkpoints"
+    student = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert student["hyper_parameters"]["teacher"] == teacher["best_checkpoint"]
+    assert not any("teacher" in name for name in student["state_dict"])
+    # the model starts afresh (not from the teacher's weights) and is a tagger of its own
+    teacher_weights = _weights(out / "teacher" / "checkpoints" / "last.ckpt")
+    assert any(not torch.equal(student["state_dict"][k], v) for k, v in teacher_weights.items())
+    assert metrics["teacher/test/acc"] == teacher["test/acc"]
+    assert metrics["train_seconds_with_teacher"] == pytest.approx(metrics["train_seconds"] + teacher["train_seconds"], abs=0.11)
+    assert (out / "teacher" / "tensorboard").is_dir() and (out / "teacher" / "test_per_tag.md").is_file()
+
+
+def test_a_self_distilled_run_resumed_after_its_teacher_finished_does_not_train_it_again(self_distilled_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(self_distilled_run, out)
+    # the copy's files name the original's paths: point the teacher's metrics at the copy
+    teacher_metrics = out / "teacher" / "metrics.json"
+    teacher_metrics.write_text(teacher_metrics.read_text().replace(str(self_distilled_run), str(out)))
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "teacher" / "checkpoints").iterdir()}
+    steps = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    run("train.py", "debug=limit", "trainer.max_epochs=3", f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}", *SELF_DISTILL)
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "teacher" / "checkpoints").iterdir()} == before
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > steps
+
+
+def test_a_self_distilled_run_stopped_in_its_teacher_resumes_the_teacher_then_trains_the_model(self_distilled_run, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(self_distilled_run, out)
+    for stale in ("metrics.json", "teacher/metrics.json"):  # as if stopped before the teacher finished
+        (out / stale).unlink()
+    shutil.rmtree(out / "checkpoints")
+    teacher_last = out / "teacher" / "checkpoints" / "last.ckpt"
+    steps = torch.load(teacher_last, weights_only=True)["global_step"]
+    run("train.py", "debug=limit", "trainer.max_epochs=3", f"ckpt_path={teacher_last}", *SELF_DISTILL)
+    assert torch.load(teacher_last, weights_only=True)["global_step"] > steps
+    teacher = json.loads((out / "teacher" / "metrics.json").read_text())
+    student = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert student["hyper_parameters"]["teacher"] == teacher["best_checkpoint"]
+    assert student["epoch"] == 2  # three epochs of its own, from the start
+
+
+def test_self_distill_with_a_teacher_given_or_a_teacher_checkpoint_without_it_is_a_one_line_error(
+    self_distilled_run, tmp_path
+):
+    message = run_failing("train.py", "model.teacher=x.ckpt", f"hydra.run.dir={tmp_path / 'a'}", *SELF_DISTILL)
+    assert message.startswith("postag: error: self_distill=true with model.teacher=x.ckpt: self_distill trains the run's own teacher")
+    teacher_last = self_distilled_run / "teacher" / "checkpoints" / "last.ckpt"
+    plain = [arg for arg in SELF_DISTILL if arg != "self_distill=true"]
+    message = run_failing("train.py", f"ckpt_path={teacher_last}", *plain)
+    assert message.startswith(f"postag: error: ckpt_path={teacher_last}: the checkpoint is of a run's own teacher")
