@@ -141,7 +141,7 @@ def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
     """
     from hydra import compose, initialize_config_dir
 
-    from postag.model import CharCNN
+    from postag.word_features import CharCNN
     from postag.runs import build_model
     from postag.tagger import Tagger
 

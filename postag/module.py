@@ -12,7 +12,8 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, N_SHAPES, UNK_ID, Batch, Vocabularies
-from postag.model import SequenceTooLongError, Transformer, WordFeatures
+from postag.model import SequenceTooLongError, Transformer
+from postag.word_features import WordFeatures
 from postag.report import UNSEEN_TAGS, per_tag_rows
 from postag.windows import windowed
 
