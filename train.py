@@ -9,6 +9,7 @@ import time
 import hydra
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from postag.config import ConfigError, validate
@@ -67,7 +68,7 @@ def train(cfg: DictConfig) -> dict:
     if teacher is not None:
         metrics.update({f"teacher/{k}": v for k, v in teacher.items() if k.startswith("test/") or k == "train_seconds"})
         metrics["train_seconds_with_teacher"] = round(metrics["train_seconds"] + teacher["train_seconds"], 1)
-        write_reports(cfg.paths.output_dir, metrics, None)  # the per-tag tables are written already
+        rank_zero_only(write_reports)(cfg.paths.output_dir, metrics, None)  # the per-tag tables are written already
     return metrics
 
 
