@@ -21,14 +21,14 @@ def unique_rows(rows: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.
     """``torch.unique(rows, dim=0, return_inverse=True)`` for (N, W) rows of ids in [0, n_values):
     the same distinct rows in the same (lexicographic) order, and each row's index among them.
 
-    torch's row-wise unique compares rows one element at a time on the CPU, which took a fifth
-    of a tagging pass. Here the columns are read a few at a time as one integer key below 2**62,
-    prefixed by the rank of the columns before them, and ranked with a 1-D unique.
+    torch's row-wise unique compares rows one element at a time on the CPU, slowly. Here the
+    columns are read a few at a time as one integer key below 2**62, prefixed by the rank of the
+    columns before them, and ranked with a 1-D unique.
     """
     count, width = rows.shape
     bits = max(1, (n_values - 1).bit_length())
-    if bits > 61:
-        raise ValueError(f"ids of up to {n_values} values do not fit a 62-bit key")
+    if bits + count.bit_length() > 62:  # a rank and at least one column must fit the key
+        raise ValueError(f"{count} rows of ids of up to {n_values} values do not fit a 62-bit key")
     rank = rows.new_zeros(count)  # (N,) rank of each row's columns read so far
     ranks, column = 1, 0
     while column < width:

@@ -77,6 +77,8 @@ def test_unique_rows_equals_torch_unique_over_rows(count, width, n_values):
 def test_unique_rows_refuses_ids_too_large_for_its_key():
     with pytest.raises(ValueError, match="62-bit key"):
         unique_rows(torch.zeros(2, 3, dtype=torch.long), 2**62)
+    with pytest.raises(ValueError, match="62-bit key"):
+        unique_rows(torch.zeros(2**12, 3, dtype=torch.long), 2**51)  # a rank of 13 bits and 51-bit ids
 
 
 def test_char_cnn_loads_a_single_width_state_dict_with_the_old_names():
