@@ -9,13 +9,12 @@ import time
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from postag.config import ConfigError, validate
 from postag.console import quiet_library_noise
 from postag.errors import USER_ERRORS, describe
-from postag.own_teacher import finished_teacher, teacher_config, teacher_dir
+from postag.own_teacher import finished_teacher, teacher_config, teacher_dir, teacher_metrics
 from postag.resume import Resume, check_vocabularies, register_resolvers, resume_from
 from postag.runs import (
     build_model,
@@ -52,29 +51,24 @@ def train(cfg: DictConfig) -> dict:
     teacher = None
     if cfg.get("self_distill"):
         # The run's own teacher first, unless it finished before this run was stopped.
+        teacher_resume, resume = (resume, None) if resume is not None and resume.of_teacher else (None, resume)
         teacher = finished_teacher(cfg.paths.output_dir)
         if teacher is None:
             log.info("self_distill: training the teacher in %s", teacher_dir(cfg.paths.output_dir))
-            teacher = fit_and_test(teacher_config(cfg), datamodule, resume if resume and resume.of_teacher else None)
+            teacher = fit_and_test(teacher_config(cfg), datamodule, teacher_resume)
             if not teacher.get("best_checkpoint"):
                 raise ConfigError(
                     "self_distill=true: the teacher saved no checkpoint to learn from; "
                     "train with callbacks.model_checkpoint and without fast_dev_run"
                 )
         cfg.model.teacher = teacher["best_checkpoint"]
-        resume = None if resume and resume.of_teacher else resume
         log.info("self_distill: training on the probabilities of %s", cfg.model.teacher)
-    metrics = fit_and_test(cfg, datamodule, resume)
-    if teacher is not None:
-        metrics.update({f"teacher/{k}": v for k, v in teacher.items() if k.startswith("test/") or k == "train_seconds"})
-        metrics["train_seconds_with_teacher"] = round(metrics["train_seconds"] + teacher["train_seconds"], 1)
-        rank_zero_only(write_reports)(cfg.paths.output_dir, metrics, None)  # the per-tag tables are written already
-    return metrics
+    return fit_and_test(cfg, datamodule, resume, teacher)
 
 
-def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None) -> dict:
+def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: dict | None = None) -> dict:
     """Build, fit and test one model; its reports go to cfg.paths.output_dir. The metrics name
-    the best checkpoint."""
+    the best checkpoint, and with ``teacher`` (the metrics of the run's own teacher) add its."""
     model = build_model(cfg.model, datamodule.vocab)
     # Resumed in place, the TensorBoard run continues too: what the stopped run logged after its
     # checkpoint is dropped, as the resumed run logs those steps again.
@@ -98,6 +92,8 @@ def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None) -> dict:
         trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics.update(scalar_metrics(trainer))
         per_tag = per_tag_of_test(model, datamodule)
+    if teacher is not None:
+        metrics.update(teacher_metrics(teacher, metrics["train_seconds"]))
     if trainer.is_global_zero:
         log_hparams_with_metrics(trainer, cfg, metrics)
         write_reports(cfg.paths.output_dir, metrics, per_tag)

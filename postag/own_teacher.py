@@ -36,3 +36,10 @@ def finished_teacher(run_dir: str | Path) -> dict | None:
         return None
     metrics = json.loads(path.read_text())
     return metrics if Path(metrics.get("best_checkpoint", "")).is_file() else None
+
+
+def teacher_metrics(teacher: dict, train_seconds: float) -> dict:
+    """What the run's metrics say of its teacher: its test metrics and training time under
+    ``teacher/``, and the training time of both (``train_seconds``: the run's model's own)."""
+    kept = {f"teacher/{k}": v for k, v in teacher.items() if k.startswith("test/") or k == "train_seconds"}
+    return {**kept, "train_seconds_with_teacher": round(train_seconds + teacher["train_seconds"], 1)}
