@@ -89,8 +89,11 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
         raise CheckpointError(str(err)) from None
     model = TaggerModule(**checkpoint["hyper_parameters"])
     hp = model.hparams
-    sizes = (model.tag_names, hp.vocab_size, hp.char_vocab_size, hp.suffix_vocab_size, hp.affix_vocab_size)
-    if sizes != (vocab.tags.itos, len(vocab.words), len(vocab.chars), len(vocab.suffixes), len(vocab.affixes)):
+    sizes = (
+        model.tag_names, hp.vocab_size, hp.char_vocab_size, hp.suffix_vocab_size, hp.affix_vocab_size, hp.norm_vocab_size
+    )
+    saved = (vocab.tags.itos, *(len(getattr(vocab, name)) for name in ("words", "chars", "suffixes", "affixes", "norms")))
+    if sizes != saved:
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])
     model.vocab = vocab

@@ -51,6 +51,7 @@ class TaggerModule(L.LightningModule):
         char_vocab_size: int = 0,
         suffix_vocab_size: int = 0,
         affix_vocab_size: int = 0,
+        norm_vocab_size: int = 0,
         hidden_n: int = 128,
         n: int = 3,
         h: int = 3,
@@ -69,6 +70,7 @@ class TaggerModule(L.LightningModule):
         char_kernels: tuple[int, ...] = (3,),
         shape_features: bool = False,
         affix_features: bool = False,
+        norm_features: bool = False,
         feature_dropout: float = 0.0,
         attention: str = "manual",
         max_offset: int = 0,
@@ -136,6 +138,7 @@ class TaggerModule(L.LightningModule):
                         suffix_vocab_size=suffix_vocab_size if shape_features else 0,
                         feature_dropout=feature_dropout,
                         affix_vocab_size=affix_vocab_size if affix_features else 0,
+                        norm_vocab_size=norm_vocab_size if norm_features else 0,
                     ),
                     "head": nn.Linear(hidden_n, len(tag_names)),
                 }
@@ -210,7 +213,7 @@ class TaggerModule(L.LightningModule):
         for word_features, encoder, head in self.members() if members is None else members:
 
             def tagger(part: Batch) -> torch.Tensor:
-                extra = word_features(part.chars, part.shapes, part.suffixes, part.affixes)  # (B, S, H) or None
+                extra = word_features(part.chars, part.shapes, part.suffixes, part.affixes, part.norms)  # (B, S, H)|None
                 return head(encoder(part.tokens, part.mask, extra))  # (B, S, T)
 
             if encoder.position_embedding is None:
@@ -239,7 +242,7 @@ class TaggerModule(L.LightningModule):
                 f"attention weights are for sentences of up to max_len={encoder.max_len} tokens, "
                 f"got {batch.tokens.size(1)}"
             )
-        extra = word_features(batch.chars, batch.shapes, batch.suffixes, batch.affixes)  # (B, S, H) or None
+        extra = word_features(batch.chars, batch.shapes, batch.suffixes, batch.affixes, batch.norms)  # (B, S, H)|None
         hidden, weights = encoder(batch.tokens, batch.mask, extra, need_weights=True)
         return self.combine([head(hidden), *self.member_logits(batch, others)]), weights
 

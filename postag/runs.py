@@ -45,6 +45,7 @@ def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
         char_vocab_size=len(vocab.chars),
         suffix_vocab_size=len(vocab.suffixes),
         affix_vocab_size=len(vocab.affixes),
+        norm_vocab_size=len(vocab.norms),
     )
     model.vocab = vocab
     if model_cfg.get("teacher"):

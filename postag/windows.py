@@ -19,7 +19,7 @@ from postag.data import IGNORE_INDEX, PAD_ID, Batch
 
 # What each field of a Batch is padded with
 _FILL = {"tokens": PAD_ID, "labels": IGNORE_INDEX, "mask": False, "chars": PAD_ID, "shapes": 0, "suffixes": PAD_ID,
-         "affixes": PAD_ID}
+         "affixes": PAD_ID, "norms": PAD_ID}
 
 
 def window_plan(length: int, size: int) -> tuple[int, int, torch.Tensor, torch.Tensor]:

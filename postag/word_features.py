@@ -134,10 +134,11 @@ class CharCNN(nn.Module):
 
 
 class WordFeatures(nn.Module):
-    """Sum of the word-internal features that are switched on: characters, shape, suffix, affixes.
+    """Sum of the word features that are switched on: characters, shape, suffix, affixes, lowercase forms.
 
     Affixes: an embedding for each of a word's prefixes and suffixes (A of them, padding for
-    those longer than the word), summed.
+    those longer than the word), summed. Lowercase forms: one table for the word lowercased and
+    for its lowercased part after the last hyphen (padding without one), summed.
     """
 
     def __init__(
@@ -150,6 +151,7 @@ class WordFeatures(nn.Module):
         suffix_vocab_size: int = 0,
         feature_dropout: float = 0.0,
         affix_vocab_size: int = 0,
+        norm_vocab_size: int = 0,
     ):
         super().__init__()
         self.feature_dropout = feature_dropout
@@ -157,7 +159,8 @@ class WordFeatures(nn.Module):
         self.shape = nn.Embedding(n_shapes, hidden_n, padding_idx=0) if n_shapes > 0 else None
         self.suffix = nn.Embedding(suffix_vocab_size, hidden_n, padding_idx=0) if suffix_vocab_size > 0 else None
         self.affix = nn.Embedding(affix_vocab_size, hidden_n, padding_idx=0) if affix_vocab_size > 0 else None
-        for embedding in (self.shape, self.suffix, self.affix):
+        self.norm = nn.Embedding(norm_vocab_size, hidden_n, padding_idx=0) if norm_vocab_size > 0 else None
+        for embedding in (self.shape, self.suffix, self.affix, self.norm):
             if embedding is not None:
                 init_small_embedding_(embedding)
 
@@ -167,6 +170,7 @@ class WordFeatures(nn.Module):
         shapes: torch.Tensor,
         suffixes: torch.Tensor,
         affixes: torch.Tensor | None = None,
+        norms: torch.Tensor | None = None,
     ) -> torch.Tensor | None:
         parts = []
         if self.chars is not None:
@@ -177,6 +181,8 @@ class WordFeatures(nn.Module):
             parts.append(self.suffix(suffixes))
         if self.affix is not None:
             parts.append(self.affix(affixes).sum(dim=-2))  # (B, S, A, H) -> (B, S, H)
+        if self.norm is not None:
+            parts.append(self.norm(norms).sum(dim=-2))  # (B, S, N_NORMS, H) -> (B, S, H)
         if not parts:
             return None
         features = sum(parts)  # (B, S, H)

@@ -110,6 +110,7 @@ def test_model_pos_adds_positional_embeddings(tmp_path):
         ("model=char", lambda m: [c.kernel_size for c in m.word_features.chars.convs] == [(3,)]),
         ("model.conv_kernel=5", lambda m: all(b.convolution.conv.kernel_size == (5,) for b in m.encoder.blocks)),
         ("model.affix_features=true", lambda m: m.word_features.affix.num_embeddings == m.hparams.affix_vocab_size > 2),
+        ("model.norm_features=true", lambda m: m.word_features.norm.num_embeddings == m.hparams.norm_vocab_size > 2),
     ],
 )
 def test_model_overrides_reach_the_encoder(tmp_path, override, check):

@@ -12,6 +12,7 @@ from postag.data import (
     IGNORE_INDEX,
     MAX_WORD_CHARS,
     N_AFFIXES,
+    N_NORMS,
     PAD_ID,
     UNK_ID,
     N_SHAPES,
@@ -26,6 +27,7 @@ from postag.data import (
     word_counts,
     affixes,
     clip_word,
+    norms,
     collate,
     read_conll,
     vocabularies_from_checkpoint,
@@ -212,6 +214,24 @@ def test_word_dropout_touches_only_real_tokens():
     assert torch.equal(WordDropoutCollate(0.0)(examples).tokens, collate(examples).tokens)
 
 
+def test_word_dropout_hides_a_replaced_words_lowercase_form_half_the_time_and_its_hyphen_part_never():
+    torch.manual_seed(0)
+    words = list(range(2, 402))
+    lowercase = [[w + 1000, w + 2000] for w in words]  # (S, N_NORMS): a lowercase form and a hyphen part each
+    examples = [Example(words=words, tags=[0] * 400, chars=[[2]] * 400, shapes=[1] * 400, suffixes=[2] * 400,
+                        norms=lowercase)] * 20
+    batch = WordDropoutCollate(0.5)(examples)
+    replaced = batch.tokens == UNK_ID  # (B, S)
+    hidden = batch.norms[..., 0] == UNK_ID
+    assert not (hidden & ~replaced).any()  # only a replaced word loses its lowercase form
+    share = hidden[replaced].float().mean().item()
+    assert abs(share - WordDropoutCollate.NORM_DROP) < 0.03
+    assert torch.equal(batch.norms[..., 1], collate(examples).norms[..., 1])
+    # a word without a lowercase form (PAD_ID) keeps none
+    bare = Example(words=[5] * 400, tags=[0] * 400, chars=[[2]] * 400, shapes=[1] * 400, suffixes=[2] * 400)
+    assert (WordDropoutCollate(0.9)([bare]).norms == PAD_ID).all()
+
+
 def test_rare_word_dropout_follows_alpha_over_alpha_plus_count():
     torch.manual_seed(0)
     # word 2 seen once, word 3 seen 99 times in training: alpha=1 gives 1/2 and 1/100
@@ -291,6 +311,7 @@ def test_hand_made_examples_without_affixes_batch_with_padding_affixes():
     shorter = Example(words=[2], tags=[0], chars=[[2]], shapes=[1], suffixes=[2])
     batch = collate([example, shorter])
     assert batch.affixes.shape == (2, 2, N_AFFIXES) and (batch.affixes == PAD_ID).all()
+    assert batch.norms.shape == (2, 2, N_NORMS) and (batch.norms == PAD_ID).all()
 
 
 def test_differing_vocabularies_skips_only_a_vocabulary_the_older_state_lacks():
@@ -303,7 +324,7 @@ def test_differing_vocabularies_skips_only_a_vocabulary_the_older_state_lacks():
     assert differing_vocabularies(older, now) == []
     assert differing_vocabularies({**now, "affixes": []}, now) == []  # loaded from such a checkpoint
     other = Vocabularies.from_training([(["talked"], ["VBD"])], train, min_freq=1).state_dict()
-    assert differing_vocabularies(other, now) == ["words", "chars", "suffixes", "affixes"]
+    assert differing_vocabularies(other, now) == ["words", "chars", "suffixes", "affixes", "norms"]
 
 
 def test_checkpoints_from_before_affixes_load_with_every_affix_unknown():
@@ -312,6 +333,42 @@ def test_checkpoints_from_before_affixes_load_with_every_affix_unknown():
     del state["affixes"]
     old = Vocabularies.from_state_dict(state)
     assert len(old.affixes) == 0 and old.encode(["walked"]).affixes.tolist() == [[UNK_ID] * N_AFFIXES]
+
+
+def test_norms_are_the_lowercased_word_and_its_part_after_the_last_hyphen():
+    assert norms("Stocks") == ["stocks", None]
+    assert norms("Lung-Cancer") == ["lung-cancer", "cancer"]
+    assert norms("balance-of-payments") == ["balance-of-payments", "payments"]
+    assert norms("anti-") == ["anti-", None] and norms("-") == ["-", None]  # nothing after the hyphen
+    assert norms("ΟΙ") == ["οι", None]  # Greek lowercases too
+    assert len(norms("a")) == N_NORMS
+
+
+def test_unseen_words_find_their_lowercase_form_and_hyphen_part_among_the_lowercased_training_words():
+    train = [(["The", "stocks", "fell", "on", "lung-cancer", "Cancer"], ["DT", "NNS", "VBD", "IN", "NN", "NN"])]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    assert vocab.norms.itos[2:] == sorted({"the", "stocks", "fell", "on", "lung-cancer", "cancer"})
+    encoded = vocab.encode(["Stocks", "skin-cancer", "THE", "cats", "x-"])
+    assert encoded.words.tolist() == [UNK_ID] * 5
+    assert encoded.norms.tolist() == [
+        [vocab.norms.stoi["stocks"], PAD_ID],
+        [UNK_ID, vocab.norms.stoi["cancer"]],
+        [vocab.norms.stoi["the"], PAD_ID],
+        [UNK_ID, PAD_ID],
+        [UNK_ID, PAD_ID],
+    ]
+    assert collate([encoded]).norms.shape == (1, 5, N_NORMS)
+    assert vocab.encode_batch([["Stocks", "skin-cancer"], ["THE"]]).norms.tolist() == [
+        encoded.norms[:2].tolist(), [encoded.norms[2].tolist(), [PAD_ID, PAD_ID]]
+    ]
+
+
+def test_checkpoints_from_before_norms_load_with_every_norm_unknown():
+    train = [(["walked"], ["VBD"])]
+    state = Vocabularies.from_training(train, train, min_freq=1).state_dict()
+    del state["norms"]
+    old = Vocabularies.from_state_dict(state)
+    assert len(old.norms) == 0 and old.encode(["Walked"]).norms.tolist() == [[UNK_ID, PAD_ID]]
 
 
 def test_loaders_yield_padded_batches(fixture_datamodule):
@@ -351,7 +408,8 @@ def test_invalid_datamodule_arguments(kwargs, message):
 
 
 def _encoded_one_word_at_a_time(vocab: Vocabularies, words: list[str]) -> list[list[int]]:
-    """Each word's id, shape, suffix id, affix ids and character row, worked out from the definitions."""
+    """Each word's id, shape, suffix id, affix ids, lowercase-form ids and character row, worked out
+    from the definitions."""
     rows = []
     for word in words:
         chars = vocab.chars.encode(clip_word(word))
@@ -360,9 +418,12 @@ def _encoded_one_word_at_a_time(vocab: Vocabularies, words: list[str]) -> list[l
             vocab.affixes.stoi.get(affix, UNK_ID) if len(word) >= n else PAD_ID
             for affix, n in [(lower[:n] + "-", n) for n in (1, 2, 3, 4)] + [("-" + lower[-n:], n) for n in (1, 2, 3, 4)]
         ]
+        hyphen_part = lower.split("-")[-1] if "-" in lower else ""
+        norm_ids = [vocab.norms.stoi.get(lower, UNK_ID), vocab.norms.stoi.get(hyphen_part, UNK_ID) if hyphen_part else PAD_ID]
         rows.append(
             [vocab.words.stoi.get(word, UNK_ID), word_shape(word), vocab.suffixes.stoi.get(word[-3:].lower(), UNK_ID)]
             + affix_ids
+            + norm_ids
             + chars
             + [PAD_ID] * (MAX_WORD_CHARS - len(chars))
         )
@@ -382,7 +443,8 @@ def test_encoding_reuses_words_and_gives_what_the_definitions_give(monkeypatch):
         assert encoded.shapes.tolist() == [row[1] for row in expected]
         assert encoded.suffixes.tolist() == [row[2] for row in expected]
         assert encoded.affixes.tolist() == [row[3:11] for row in expected]
-        assert encoded.chars.tolist() == [row[11:] for row in expected]
+        assert encoded.norms.tolist() == [row[11:13] for row in expected]
+        assert encoded.chars.tolist() == [row[13:] for row in expected]
         assert encoded.tags.tolist() == [vocab.tags.stoi["DT"]] * len(words)
         assert all(t.dtype == torch.long for t in encoded)
         assert len(vocab._word_records) <= 4

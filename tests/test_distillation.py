@@ -77,18 +77,19 @@ def test_a_teacher_with_other_vocabularies_is_a_one_line_error(teacher_checkpoin
         load_teacher(teacher_checkpoint.parent / "missing.ckpt", vocab)
 
 
-def test_a_teacher_from_before_affix_vocabularies_still_teaches(teacher_checkpoint, tmp_path):
+@pytest.mark.parametrize("name, size", [("affixes", "affix_vocab_size"), ("norms", "norm_vocab_size")])
+def test_a_teacher_from_before_affix_or_norm_vocabularies_still_teaches(teacher_checkpoint, tmp_path, name, size):
     teacher, vocab = load_tagger(teacher_checkpoint)
     checkpoint = torch.load(teacher_checkpoint, weights_only=True)
-    del checkpoint[CHECKPOINT_KEY]["affixes"]  # as checkpoints written before affix features
-    checkpoint["hyper_parameters"]["affix_vocab_size"] = 0
+    del checkpoint[CHECKPOINT_KEY][name]  # as checkpoints written before affix (or lowercase-form) features
+    del checkpoint["hyper_parameters"][size]
     older = tmp_path / "older.ckpt"
     torch.save(checkpoint, older)
     assert load_teacher(older, vocab).state_dict().keys() == teacher.state_dict().keys()
-    checkpoint[CHECKPOINT_KEY]["affixes"] = vocab.affixes.itos[:-1]  # but other affixes do not match
-    checkpoint["hyper_parameters"]["affix_vocab_size"] = len(vocab.affixes) - 1
+    checkpoint[CHECKPOINT_KEY][name] = getattr(vocab, name).itos[:-1]  # but other entries do not match
+    checkpoint["hyper_parameters"][size] = len(getattr(vocab, name)) - 1
     torch.save(checkpoint, older)
-    with pytest.raises(CheckpointError, match="affixes: "):
+    with pytest.raises(CheckpointError, match=f"{name}: "):
         load_teacher(older, vocab)
 
 

@@ -120,6 +120,20 @@ def test_affix_features_sum_each_words_affix_embeddings_and_skip_padding():
     assert table.grad[PAD].abs().sum() == 0 and table.grad[3].abs().sum() > 0
 
 
+def test_norm_features_sum_the_lowercase_form_and_hyphen_part_embeddings_from_one_table():
+    features = WordFeatures(hidden_n=8, norm_vocab_size=12)
+    PAD = 0  # padding_idx: a word without a hyphen part
+    norms = torch.tensor([[[3, PAD], [1, 3], [5, 6]]])  # (B=1, S=3, N_NORMS=2)
+    chars, shapes, suffixes = torch.zeros(1, 3, 1, dtype=torch.long), torch.ones(1, 3, dtype=torch.long), None
+    out = features(chars, shapes, suffixes, None, norms)
+    table = features.norm.weight
+    torch.testing.assert_close(out[0, 0], table[3])
+    torch.testing.assert_close(out[0, 1], table[1] + table[3])  # "x-cancer": its own form unknown, "cancer" known
+    torch.testing.assert_close(out[0, 2], table[5] + table[6])
+    out.sum().backward()
+    assert table.grad[PAD].abs().sum() == 0 and table.grad[3].abs().sum() > 0
+
+
 def test_feature_dropout_hides_whole_tokens_in_training_only():
     features = WordFeatures(hidden_n=8, n_shapes=5, feature_dropout=0.5)
     shapes = torch.randint(1, 5, (4, 50))

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
-from postag.data.features import N_AFFIXES
+from postag.data.features import N_AFFIXES, N_NORMS
 
 PAD_ID = 0  # padding, in every id field
 UNK_ID = 1  # a word, character or suffix never seen in training
@@ -31,6 +31,7 @@ class Example(NamedTuple):
     shapes: torch.Tensor  # (S,) word_shape of each word
     suffixes: torch.Tensor  # (S,) suffix ids
     affixes: torch.Tensor | None = None  # (S, N_AFFIXES) affix ids, PAD_ID where the word is too short; None: all PAD_ID
+    norms: torch.Tensor | None = None  # (S, N_NORMS) lowercase-form ids, PAD_ID where there is none; None: all PAD_ID
 
 
 def _as_long(values) -> torch.Tensor:
@@ -55,6 +56,7 @@ class Batch:
     shapes: torch.Tensor  # (B, S) word-shape ids, 0 on padding
     suffixes: torch.Tensor  # (B, S) suffix ids, PAD_ID on padding
     affixes: torch.Tensor  # (B, S, N_AFFIXES) affix ids, PAD_ID on padding
+    norms: torch.Tensor  # (B, S, N_NORMS) lowercase-form ids, PAD_ID on padding
 
     def to(self, device) -> Batch:
         return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
@@ -80,10 +82,10 @@ def collate(examples: Sequence[Example]) -> Batch:
     char_rows = [c if c.size(1) == width else F.pad(c, (0, width - c.size(1)), value=PAD_ID) for c in char_rows]
     chars = to_longest_word(pad_sequence(char_rows, batch_first=True, padding_value=PAD_ID))  # (B, S, W)
 
-    affix_rows = [
-        _as_long(e.affixes) if e.affixes is not None else torch.full((len(e.words), N_AFFIXES), PAD_ID)
-        for e in examples
-    ]
+    def rows_of(field: str, width: int) -> list[torch.Tensor]:
+        """Each example's (S, width) ids of a field that hand-made examples may leave out (None)."""
+        values = [getattr(e, field) for e in examples]
+        return [_as_long(v) if v is not None else torch.full((len(e.words), width), PAD_ID) for v, e in zip(values, examples)]
 
     def padded(field: str, fill: int) -> torch.Tensor:
         rows = [_as_long(getattr(example, field)) for example in examples]
@@ -98,7 +100,8 @@ def collate(examples: Sequence[Example]) -> Batch:
         chars=chars,
         shapes=padded("shapes", 0),
         suffixes=padded("suffixes", PAD_ID),
-        affixes=pad_sequence(affix_rows, batch_first=True, padding_value=PAD_ID),  # (B, S, N_AFFIXES)
+        affixes=pad_sequence(rows_of("affixes", N_AFFIXES), batch_first=True, padding_value=PAD_ID),  # (B, S, N_AFFIXES)
+        norms=pad_sequence(rows_of("norms", N_NORMS), batch_first=True, padding_value=PAD_ID),  # (B, S, N_NORMS)
     )
 
 
@@ -112,7 +115,11 @@ class WordDropoutCollate:
     Each token is replaced with probability ``p``; with ``rare_alpha`` > 0 and the
     training ``counts`` of each word id, also with probability alpha / (alpha + count),
     so that ``<unk>`` is learned mostly from rare words, which are what unseen words resemble.
+    A replaced token also loses its lowercase form with probability NORM_DROP, so that the model
+    learns both unseen words whose lowercase form was seen and those whose was not.
     """
+
+    NORM_DROP = 0.5
 
     def __init__(self, p: float, rare_alpha: float = 0.0, counts: torch.Tensor | None = None):
         if rare_alpha > 0 and counts is None:
@@ -131,6 +138,9 @@ class WordDropoutCollate:
         else:
             return batch
         batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
+        lowercase = batch.norms[..., 0]  # (B, S)
+        drop_lowercase = drop & (torch.rand(drop.shape) < self.NORM_DROP) & (lowercase != PAD_ID)
+        batch.norms[..., 0] = lowercase.masked_fill(drop_lowercase, UNK_ID)
         return batch
 
 

@@ -8,6 +8,10 @@ SUFFIX_LEN = 3
 # PREFIX and SUFFIX and the usual CRF features do: enough to cover "un-", "-s", "-ed", "-ing", "-tion".
 AFFIX_LENGTHS = (1, 2, 3, 4)
 N_AFFIXES = 2 * len(AFFIX_LENGTHS)  # one prefix and one suffix of each length
+# A word's lowercase form and the lowercase part after its last hyphen, looked up among the
+# lowercased training words: a word never seen as written is often one seen in lowercase
+# ("Stocks" at the start of a headline) or on its own ("lung-cancer": "cancer").
+N_NORMS = 2
 # "none": no cased letter at all, as in punctuation, numbers and the scripts without case
 # (Chinese, Japanese, Arabic, Hebrew, Devanagari, ...), where case says nothing.
 CAPITALISATION = ("lower", "initial", "upper", "mixed", "none")
@@ -25,6 +29,14 @@ def affixes(word: str) -> list[str | None]:
     prefixes = [lower[:n] + "-" if len(lower) >= n else None for n in AFFIX_LENGTHS]
     suffixes = ["-" + lower[-n:] if len(lower) >= n else None for n in AFFIX_LENGTHS]
     return prefixes + suffixes
+
+
+def norms(word: str) -> list[str | None]:
+    """The word lowercased, and the lowercased part after its last hyphen (None without a
+    hyphen or with nothing after it): N_NORMS strings."""
+    lower = word.lower()
+    head = lower.rpartition("-")[2] if "-" in lower else ""
+    return [lower, head or None]
 
 
 def capitalisation(word: str) -> str:

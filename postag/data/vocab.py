@@ -1,7 +1,8 @@
-"""Vocabularies: strings to ids for words, tags, characters, suffixes and affixes, and each word's record.
+"""Vocabularies: strings to ids for words, tags, characters, suffixes, affixes and lowercase forms,
+and each word's record.
 
 A word is encoded once into a record of RECORD_WIDTH int64 values, laid out as RECORD
-says (word id, shape, suffix id, N_AFFIXES affix ids, then its characters); sentences and batches are cut
+says (word id, shape, suffix id, N_AFFIXES affix ids, N_NORMS lowercase-form ids, then its characters); sentences and batches are cut
 from records, so every field is defined here and nowhere else.
 """
 
@@ -16,7 +17,7 @@ import torch
 
 from postag.data.batching import IGNORE_INDEX, PAD_ID, UNK_ID, Batch, Example, to_longest_word
 from postag.data.corpus import Sentence
-from postag.data.features import MAX_WORD_CHARS, N_AFFIXES, affixes, clip_word, suffix, word_shape
+from postag.data.features import MAX_WORD_CHARS, N_AFFIXES, N_NORMS, affixes, clip_word, norms, suffix, word_shape
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -26,10 +27,12 @@ CHECKPOINT_KEY = "postag_vocabularies"
 # Checkpoints written before that key: the data module's state, under its class name.
 LEGACY_CHECKPOINT_KEYS = ("CoNLL2000DataModule",)
 
-# Column of each one-value field in a word's record; the affix ids, then the characters fill the rest.
+# Column of each one-value field in a word's record; the affix ids, the lowercase-form ids, then
+# the characters fill the rest.
 RECORD = {"words": 0, "shapes": 1, "suffixes": 2}
 AFFIXES_FROM = len(RECORD)
-CHARS_FROM = AFFIXES_FROM + N_AFFIXES
+NORMS_FROM = AFFIXES_FROM + N_AFFIXES
+CHARS_FROM = NORMS_FROM + N_NORMS
 RECORD_WIDTH = CHARS_FROM + MAX_WORD_CHARS
 
 
@@ -46,6 +49,11 @@ class Vocabulary:
         counts = Counter(w for words, _ in sentences for w in words)
         kept = sorted((w for w, c in counts.items() if c >= min_freq), key=lambda w: (-counts[w], w))
         return cls([PAD, UNK, *kept], unk=True)
+
+    @classmethod
+    def for_norms(cls, sentences: Iterable[Sentence], min_freq: int = 1) -> Vocabulary:
+        counts = Counter(w.lower() for words, _ in sentences for w in words)
+        return cls([PAD, UNK, *sorted(w for w, c in counts.items() if c >= min_freq)], unk=True)
 
     @classmethod
     def for_chars(cls, sentences: Iterable[Sentence]) -> Vocabulary:
@@ -77,10 +85,10 @@ class Vocabulary:
         return [self.stoi[s] for s in items]
 
 
-VOCABULARIES = ("words", "tags", "chars", "suffixes", "affixes")
+VOCABULARIES = ("words", "tags", "chars", "suffixes", "affixes", "norms")
 # Vocabularies that checkpoints from before them lack; those load with none (every id unknown),
 # which the models they trained never read.
-ADDED_LATER = ("affixes",)
+ADDED_LATER = ("affixes", "norms")
 
 
 def differing_vocabularies(then: dict, now: dict) -> list[str]:
@@ -105,6 +113,7 @@ class Vocabularies:
     chars: Vocabulary
     suffixes: Vocabulary
     affixes: Vocabulary
+    norms: Vocabulary
     conllu_column: str = "xpos"
 
     @classmethod
@@ -119,6 +128,7 @@ class Vocabularies:
             Vocabulary.for_chars(train),
             Vocabulary.for_suffixes(train),
             Vocabulary.for_affixes(train),
+            Vocabulary.for_norms(train, min_freq),
             conllu_column,
         )
 
@@ -162,8 +172,11 @@ class Vocabularies:
             values[RECORD["words"]] = self.words.encode([word])[0]
             values[RECORD["shapes"]] = word_shape(word)
             values[RECORD["suffixes"]] = self.suffixes.encode([suffix(word)])[0]
-            values[AFFIXES_FROM:CHARS_FROM] = [
+            values[AFFIXES_FROM:NORMS_FROM] = [
                 PAD_ID if a is None else self.affixes.stoi.get(a, UNK_ID) for a in affixes(word)
+            ]
+            values[NORMS_FROM:CHARS_FROM] = [
+                PAD_ID if n is None else self.norms.stoi.get(n, UNK_ID) for n in norms(word)
             ]
             chars = self.chars.encode(clip_word(word))
             values[CHARS_FROM : CHARS_FROM + len(chars)] = chars  # PAD_ID (0) after the word's end
@@ -188,7 +201,8 @@ class Vocabularies:
             chars=records[:, CHARS_FROM:],
             shapes=records[:, RECORD["shapes"]],
             suffixes=records[:, RECORD["suffixes"]],
-            affixes=records[:, AFFIXES_FROM:CHARS_FROM],
+            affixes=records[:, AFFIXES_FROM:NORMS_FROM],
+            norms=records[:, NORMS_FROM:CHARS_FROM],
         )
 
     def encode_batch(self, sentences: Sequence[Sequence[str]]) -> Batch:
@@ -214,7 +228,8 @@ class Vocabularies:
             chars=to_longest_word(padded[..., CHARS_FROM:]),
             shapes=padded[..., RECORD["shapes"]],
             suffixes=padded[..., RECORD["suffixes"]],
-            affixes=padded[..., AFFIXES_FROM:CHARS_FROM],
+            affixes=padded[..., AFFIXES_FROM:NORMS_FROM],
+            norms=padded[..., NORMS_FROM:CHARS_FROM],
         )
 
 
