@@ -19,6 +19,7 @@ from postag.resume import Resume, check_vocabularies, register_resolvers, resume
 from postag.runs import (
     build_model,
     build_trainer,
+    checkpoint_to_test,
     epochs_for,
     log_hparams_with_metrics,
     per_tag_of_test,
@@ -56,19 +57,19 @@ def train(cfg: DictConfig) -> dict:
         if teacher is None:
             log.info("self_distill: training the teacher in %s", teacher_dir(cfg.paths.output_dir))
             teacher = fit_and_test(teacher_config(cfg), datamodule, teacher_resume)
-            if not teacher.get("best_checkpoint"):
+            if not teacher.get("tested_checkpoint"):
                 raise ConfigError(
                     "self_distill=true: the teacher saved no checkpoint to learn from; "
                     "train with callbacks.model_checkpoint and without fast_dev_run"
                 )
-        cfg.model.teacher = teacher["best_checkpoint"]
+        cfg.model.teacher = teacher["tested_checkpoint"]
         log.info("self_distill: training on the probabilities of %s", cfg.model.teacher)
     return fit_and_test(cfg, datamodule, resume, teacher)
 
 
 def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: dict | None = None) -> dict:
     """Build, fit and test one model; its reports go to cfg.paths.output_dir. The metrics name
-    the best checkpoint, and with ``teacher`` (the metrics of the run's own teacher) add its."""
+    the best checkpoint and the tested one (test_checkpoint), and with ``teacher`` (the metrics of the run's own teacher) add its."""
     model = build_model(cfg.model, datamodule.vocab)
     # Resumed in place, the TensorBoard run continues too: what the stopped run logged after its
     # checkpoint is dropped, as the resumed run logs those steps again.
@@ -81,15 +82,18 @@ def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: di
     checkpoint = trainer.checkpoint_callback
     if checkpoint is not None and checkpoint.best_model_score is not None:
         metrics["val/acc_best"] = float(checkpoint.best_model_score)
-    best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
+    best = checkpoint_to_test(trainer, "best")
     if best:
         metrics["best_checkpoint"] = best
+    tested = checkpoint_to_test(trainer, cfg.get("test_checkpoint", "best"))
+    if tested:
+        metrics["tested_checkpoint"] = tested
 
     per_tag = None
     if cfg.get("test"):
-        # fast_dev_run saves no checkpoint: test the weights in memory then. The best checkpoint by its
-        # path, not "best", which Lightning calls ambiguous beside the second ModelCheckpoint (last.ckpt).
-        trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False)
+        # fast_dev_run saves no checkpoint: test the weights in memory then. A checkpoint by its path,
+        # not "best", which Lightning calls ambiguous beside the second ModelCheckpoint (last.ckpt).
+        trainer.test(model, datamodule=datamodule, ckpt_path=tested, verbose=False)
         metrics.update(scalar_metrics(trainer))
         per_tag = per_tag_of_test(model, datamodule)
     if teacher is not None:

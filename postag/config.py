@@ -8,6 +8,11 @@ from postag.data.formats import FORMATS
 from postag.model import ATTENTION_IMPLEMENTATIONS
 
 
+# Which weights a run tests and hands on (metrics.json's "tested_checkpoint", the teacher of
+# self_distill): the checkpoint of the best val/acc, or the weights after the last epoch.
+TEST_CHECKPOINTS = ("best", "last")
+
+
 class ConfigError(ValueError):
     """A config value that cannot work; the message names the key, the value and what is expected."""
 
@@ -70,6 +75,7 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
+    _check(cfg, "test_checkpoint", lambda v: v in TEST_CHECKPOINTS, " or ".join(TEST_CHECKPOINTS))
     if cfg.get("self_distill") is True and cfg.get("model") is not None and cfg.model.get("teacher"):
         raise ConfigError(
             f"self_distill=true with model.teacher={cfg.model.teacher}: self_distill trains the run's own teacher; "

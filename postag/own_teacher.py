@@ -30,12 +30,16 @@ def teacher_config(cfg: DictConfig) -> DictConfig:
 
 
 def finished_teacher(run_dir: str | Path) -> dict | None:
-    """The metrics of the run's teacher if it finished training (with its best checkpoint), else None."""
+    """The metrics of the run's teacher if it finished training (with the checkpoint it tested), else None."""
     path = teacher_dir(run_dir) / "metrics.json"
     if not path.is_file():
         return None
     metrics = json.loads(path.read_text())
-    return metrics if Path(metrics.get("best_checkpoint", "")).is_file() else None
+    # Teachers written before test_checkpoint named their best checkpoint only
+    checkpoint = metrics.get("tested_checkpoint", metrics.get("best_checkpoint", ""))
+    if not Path(checkpoint).is_file():
+        return None
+    return {**metrics, "tested_checkpoint": checkpoint}
 
 
 def teacher_metrics(teacher: dict, train_seconds: float) -> dict:

@@ -3,6 +3,7 @@
 import json
 import re
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -128,6 +129,38 @@ def test_evaluate_scores_a_checkpoint_without_training_data(trained_run, tmp_pat
     assert "test accuracy (micro, 19 tokens)" in result.stdout
     assert "absent" in result.stdout
     assert (out / "test_per_tag.md").is_file()
+
+
+def test_test_checkpoint_last_tests_and_names_the_weights_after_the_last_epoch(tmp_path):
+    out = tmp_path / "run"
+    run(
+        "train.py", "debug=limit", "trainer.max_epochs=4", "model=pos", "seed=0", "test_checkpoint=last",
+        f"data.data_dir={FIXTURES}", "data.val_fraction=0.2", f"hydra.run.dir={out}", *SMALL_MODEL,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["tested_checkpoint"] == str(out / "checkpoints" / "last.ckpt")
+    assert Path(metrics["best_checkpoint"]).name.startswith("epoch_")  # the best is still named
+    assert torch.load(metrics["tested_checkpoint"], weights_only=True)["epoch"] == 3  # the last of 4 epochs
+    scored = tmp_path / "eval"
+    run("evaluate.py", f"ckpt_path={metrics['tested_checkpoint']}", f"data.data_dir={FIXTURES}", f"hydra.run.dir={scored}")
+    assert json.loads((scored / "metrics.json").read_text())["test/acc"] == pytest.approx(metrics["test/acc"])
+
+
+def test_checkpoint_to_test_takes_the_monitored_saver_for_best_and_the_unmonitored_one_for_last():
+    from types import SimpleNamespace
+
+    from postag.config import ConfigError
+    from postag.runs import checkpoint_to_test
+
+    best = SimpleNamespace(monitor="val/acc", best_model_path="run/checkpoints/epoch_002-val_acc_0.9000.ckpt")
+    last = SimpleNamespace(monitor=None, best_model_path="run/checkpoints/last.ckpt")
+    trainer = SimpleNamespace(checkpoint_callback=best, checkpoint_callbacks=[best, last])
+    assert checkpoint_to_test(trainer, "best") == best.best_model_path
+    assert checkpoint_to_test(trainer, "last") == last.best_model_path
+    with pytest.raises(ConfigError, match="callbacks.last_checkpoint"):
+        checkpoint_to_test(SimpleNamespace(checkpoint_callback=best, checkpoint_callbacks=[best]), "last")
+    nothing = SimpleNamespace(checkpoint_callback=None, checkpoint_callbacks=[])  # fast_dev_run
+    assert checkpoint_to_test(nothing, "best") is None and checkpoint_to_test(nothing, "last") is None
 
 
 def test_fast_dev_run_of_evaluate(trained_run, tmp_path):

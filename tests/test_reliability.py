@@ -63,6 +63,7 @@ def assert_no_results(run_dir):
         ),
         (["data.format=xml"], "postag: error: data.format='xml': expected conll2000 or columns or conllu"),
         (["min_steps=-1"], "postag: error: min_steps=-1: expected null or a non-negative integer"),
+        (["test_checkpoint=latest"], "postag: error: test_checkpoint='latest': expected best or last"),
         pytest.param(
             ["trainer.accelerator=gpu"],
             "postag: error: trainer.accelerator=gpu: no GPU is visible to torch on this machine; "
