@@ -220,13 +220,20 @@ def test_word_dropout_hides_a_replaced_words_lowercase_form_half_the_time_and_it
     lowercase = [[w + 1000, w + 2000] for w in words]  # (S, N_NORMS): a lowercase form and a hyphen part each
     examples = [Example(words=words, tags=[0] * 400, chars=[[2]] * 400, shapes=[1] * 400, suffixes=[2] * 400,
                         norms=lowercase)] * 20
-    batch = WordDropoutCollate(0.5)(examples)
-    replaced = batch.tokens == UNK_ID  # (B, S)
-    hidden = batch.norms[..., 0] == UNK_ID
-    assert not (hidden & ~replaced).any()  # only a replaced word loses its lowercase form
-    share = hidden[replaced].float().mean().item()
-    assert abs(share - WordDropoutCollate.NORM_DROP) < 0.03
-    assert torch.equal(batch.norms[..., 1], collate(examples).norms[..., 1])
+    counts = torch.ones(500, dtype=torch.long)
+    for dropout in (WordDropoutCollate(0.5), WordDropoutCollate(0.2, rare_alpha=1.0, counts=counts)):
+        batch = dropout(examples)
+        replaced = batch.tokens == UNK_ID  # (B, S)
+        hidden = batch.norms[..., 0] == UNK_ID
+        assert not (hidden & ~replaced).any()  # only a replaced word loses its lowercase form
+        share = hidden[replaced].float().mean().item()
+        assert abs(share - WordDropoutCollate.NORM_DROP) < 0.03
+        assert torch.equal(batch.norms[..., 1], collate(examples).norms[..., 1])
+    # one draw a token: which words are replaced is what the seed gave before lowercase forms
+    torch.manual_seed(1)
+    replaced = WordDropoutCollate(0.5)(examples).tokens == UNK_ID
+    torch.manual_seed(1)
+    assert torch.equal(replaced, torch.rand(replaced.shape) < 0.5)
     # a word without a lowercase form (PAD_ID) keeps none
     bare = Example(words=[5] * 400, tags=[0] * 400, chars=[[2]] * 400, shapes=[1] * 400, suffixes=[2] * 400)
     assert (WordDropoutCollate(0.9)([bare]).norms == PAD_ID).all()

@@ -130,17 +130,23 @@ class WordDropoutCollate:
 
     def __call__(self, examples: Sequence[Example]) -> Batch:
         batch = collate(examples)
+        # One uniform draw a token decides both: the word is replaced when it falls in the replaced
+        # share, its lowercase form too when it falls in the first NORM_DROP of that share. No
+        # second draw, so the random stream, and a seeded run, is what it was before lowercase forms.
         if self.rare_p is not None:
             keep = (1.0 - self.p) * (1.0 - self.rare_p[batch.tokens])  # (B, S)
-            drop = (torch.rand(batch.tokens.shape, dtype=torch.double) >= keep) & batch.mask
+            draw = torch.rand(batch.tokens.shape, dtype=torch.double)
+            drop = (draw >= keep) & batch.mask
+            drop_lowercase = drop & (draw >= 1.0 - (1.0 - keep) * self.NORM_DROP)
         elif self.p > 0:
-            drop = (torch.rand(batch.tokens.shape) < self.p) & batch.mask
+            draw = torch.rand(batch.tokens.shape)
+            drop = (draw < self.p) & batch.mask
+            drop_lowercase = drop & (draw < self.p * self.NORM_DROP)
         else:
             return batch
         batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
         lowercase = batch.norms[..., 0]  # (B, S)
-        drop_lowercase = drop & (torch.rand(drop.shape) < self.NORM_DROP) & (lowercase != PAD_ID)
-        batch.norms[..., 0] = lowercase.masked_fill(drop_lowercase, UNK_ID)
+        batch.norms[..., 0] = lowercase.masked_fill(drop_lowercase & (lowercase != PAD_ID), UNK_ID)
         return batch
 
 
