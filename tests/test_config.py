@@ -70,7 +70,9 @@ def test_ablation_steps_add_one_thing_each(tmp_path):
     assert parts("best") == (True, True, True)
 
 
-def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_trained_longer_on_a_larger_share(tmp_path):
+def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_trained_longer_scored_at_the_last_epoch(
+    tmp_path,
+):
     best = compose_config("train", ["model=best"], tmp_path)
     char = compose_config("train", ["model=char"], tmp_path)
     assert (best.model.max_offset, best.model.conv_kernel) == (4, 3)
@@ -79,6 +81,7 @@ def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_tra
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
     assert best.trainer.max_epochs == 20 and char.trainer.max_epochs == 10
     assert best.min_steps == 2500 and char.min_steps is None
+    assert best.test_checkpoint == "last" and char.test_checkpoint == "best"
     assert best.self_distill is False and best.model.teacher is None  # its own teacher is one override away
     assert "char_n" not in best  # the model keys stay under model
     # command-line overrides still win over the recipe: the ensemble of three is one override away
