@@ -69,7 +69,8 @@ def train(cfg: DictConfig) -> dict:
 
 def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: dict | None = None) -> dict:
     """Build, fit and test one model; its reports go to cfg.paths.output_dir. The metrics name
-    the best checkpoint and the tested one (test_checkpoint), and with ``teacher`` (the metrics of the run's own teacher) add its."""
+    the best checkpoint and the tested one (test_checkpoint), and with ``teacher`` (the metrics of
+    the run's own teacher) add its."""
     model = build_model(cfg.model, datamodule.vocab)
     # Resumed in place, the TensorBoard run continues too: what the stopped run logged after its
     # checkpoint is dropped, as the resumed run logs those steps again.

@@ -13,6 +13,12 @@ from postag.model import ATTENTION_IMPLEMENTATIONS
 TEST_CHECKPOINTS = ("best", "last")
 
 
+LAST_NEEDS_SAVER = (
+    "test_checkpoint=last needs callbacks.last_checkpoint, which saves the latest weights; "
+    "keep it, or set test_checkpoint=best"
+)
+
+
 class ConfigError(ValueError):
     """A config value that cannot work; the message names the key, the value and what is expected."""
 
@@ -76,6 +82,9 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
     _check(cfg, "test_checkpoint", lambda v: v in TEST_CHECKPOINTS, " or ".join(TEST_CHECKPOINTS))
+    callbacks = cfg.get("callbacks")
+    if cfg.get("test_checkpoint") == "last" and callbacks is not None and not callbacks.get("last_checkpoint"):
+        raise ConfigError(LAST_NEEDS_SAVER)
     if cfg.get("self_distill") is True and cfg.get("model") is not None and cfg.model.get("teacher"):
         raise ConfigError(
             f"self_distill=true with model.teacher={cfg.model.teacher}: self_distill trains the run's own teacher; "

@@ -12,7 +12,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
 from postag.checkpoint import load_teacher
-from postag.config import ConfigError
+from postag.config import LAST_NEEDS_SAVER, ConfigError
 from postag.data import Vocabularies
 from postag.module import TaggerModule
 from postag.report import (
@@ -27,14 +27,14 @@ from postag.report import (
 
 
 def checkpoint_to_test(trainer: Trainer, which: str) -> str | None:
-    """The path of the checkpoint ``which`` (one of postag.config.TEST_CHECKPOINTS) names, or None where the run
-    saved none (fast_dev_run): its weights in memory are then the ones tested."""
+    """The path of the checkpoint ``which`` (one of postag.config.TEST_CHECKPOINTS) names, or None
+    where the run saved none (fast_dev_run): its weights in memory are then the ones tested."""
     if which == "best":
         saver = trainer.checkpoint_callback  # the first: the one that monitors val/acc
     else:  # the one without a monitor, overwritten after every epoch (callbacks.last_checkpoint)
         saver = next((c for c in trainer.checkpoint_callbacks if c.monitor is None), None)
         if saver is None and trainer.checkpoint_callbacks:
-            raise ConfigError("test_checkpoint=last needs callbacks.last_checkpoint, which saves the latest weights")
+            raise ConfigError(LAST_NEEDS_SAVER)
     return saver.best_model_path if saver is not None and saver.best_model_path else None
 
 

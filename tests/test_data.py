@@ -426,7 +426,9 @@ def _encoded_one_word_at_a_time(vocab: Vocabularies, words: list[str]) -> list[l
             for affix, n in [(lower[:n] + "-", n) for n in (1, 2, 3, 4)] + [("-" + lower[-n:], n) for n in (1, 2, 3, 4)]
         ]
         hyphen_part = lower.split("-")[-1] if "-" in lower else ""
-        norm_ids = [vocab.norms.stoi.get(lower, UNK_ID), vocab.norms.stoi.get(hyphen_part, UNK_ID) if hyphen_part else PAD_ID]
+        norm_ids = [
+            vocab.norms.stoi.get(lower, UNK_ID), vocab.norms.stoi.get(hyphen_part, UNK_ID) if hyphen_part else PAD_ID
+        ]
         rows.append(
             [vocab.words.stoi.get(word, UNK_ID), word_shape(word), vocab.suffixes.stoi.get(word[-3:].lower(), UNK_ID)]
             + affix_ids

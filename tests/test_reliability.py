@@ -64,6 +64,11 @@ def assert_no_results(run_dir):
         (["data.format=xml"], "postag: error: data.format='xml': expected conll2000 or columns or conllu"),
         (["min_steps=-1"], "postag: error: min_steps=-1: expected null or a non-negative integer"),
         (["test_checkpoint=latest"], "postag: error: test_checkpoint='latest': expected best or last"),
+        (
+            ["test_checkpoint=last", "callbacks.last_checkpoint=null"],
+            "postag: error: test_checkpoint=last needs callbacks.last_checkpoint, which saves the latest weights; "
+            "keep it, or set test_checkpoint=best",
+        ),
         pytest.param(
             ["trainer.accelerator=gpu"],
             "postag: error: trainer.accelerator=gpu: no GPU is visible to torch on this machine; "

@@ -85,7 +85,9 @@ def collate(examples: Sequence[Example]) -> Batch:
     def rows_of(field: str, width: int) -> list[torch.Tensor]:
         """Each example's (S, width) ids of a field that hand-made examples may leave out (None)."""
         values = [getattr(e, field) for e in examples]
-        return [_as_long(v) if v is not None else torch.full((len(e.words), width), PAD_ID) for v, e in zip(values, examples)]
+        return [
+            _as_long(v) if v is not None else torch.full((len(e.words), width), PAD_ID) for v, e in zip(values, examples)
+        ]
 
     def padded(field: str, fill: int) -> torch.Tensor:
         rows = [_as_long(getattr(example, field)) for example in examples]

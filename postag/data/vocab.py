@@ -2,8 +2,8 @@
 and each word's record.
 
 A word is encoded once into a record of RECORD_WIDTH int64 values, laid out as RECORD
-says (word id, shape, suffix id, N_AFFIXES affix ids, N_NORMS lowercase-form ids, then its characters); sentences and batches are cut
-from records, so every field is defined here and nowhere else.
+says (word id, shape, suffix id, N_AFFIXES affix ids, N_NORMS lowercase-form ids, then its characters);
+sentences and batches are cut from records, so every field is defined here and nowhere else.
 """
 
 from __future__ import annotations
