@@ -13,7 +13,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies, vocabularies_from_checkpoint
 from postag.data.vocab import differing_vocabularies
-from postag.module import TaggerModule
+from postag.module import VOCABULARY_SIZES, TaggerModule, data_arguments
 
 
 class CheckpointError(ValueError):
@@ -88,12 +88,8 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     except ValueError as err:
         raise CheckpointError(str(err)) from None
     model = TaggerModule(**checkpoint["hyper_parameters"])
-    hp = model.hparams
-    sizes = (
-        model.tag_names, hp.vocab_size, hp.char_vocab_size, hp.suffix_vocab_size, hp.affix_vocab_size, hp.norm_vocab_size
-    )
-    saved = (vocab.tags.itos, *(len(getattr(vocab, name)) for name in ("words", "chars", "suffixes", "affixes", "norms")))
-    if sizes != saved:
+    saved = {"tag_names": model.tag_names, **{arg: model.hparams[arg] for arg in VOCABULARY_SIZES}}
+    if saved != data_arguments(vocab):
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])
     model.vocab = vocab

@@ -36,6 +36,26 @@ def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, targets
     return -(teacher_probs.flatten(0, 1)[scored] * student).sum(dim=-1).mean()
 
 
+# TaggerModule's arguments that the data sets, each the size of one vocabulary
+VOCABULARY_SIZES = {
+    "vocab_size": "words",
+    "char_vocab_size": "chars",
+    "suffix_vocab_size": "suffixes",
+    "affix_vocab_size": "affixes",
+    "norm_vocab_size": "norms",
+}
+
+
+def data_arguments(vocab: Vocabularies) -> dict:
+    """The arguments of TaggerModule that only the data knows: its tag names and vocabulary sizes."""
+    return {"tag_names": vocab.tags.itos, **{arg: len(getattr(vocab, name)) for arg, name in VOCABULARY_SIZES.items()}}
+
+
+def features_of(word_features: WordFeatures, batch: Batch) -> torch.Tensor | None:
+    """A tagger's word features of a batch's words: (B, S, H), or None with none switched on."""
+    return word_features(batch.chars, batch.shapes, batch.suffixes, batch.affixes, batch.norms)
+
+
 class TaggerModule(L.LightningModule):
     """A hand-built Transformer encoder with a linear layer over the tags.
 
@@ -213,7 +233,7 @@ class TaggerModule(L.LightningModule):
         for word_features, encoder, head in self.members() if members is None else members:
 
             def tagger(part: Batch) -> torch.Tensor:
-                extra = word_features(part.chars, part.shapes, part.suffixes, part.affixes, part.norms)  # (B, S, H)|None
+                extra = features_of(word_features, part)  # (B, S, H) or None
                 return head(encoder(part.tokens, part.mask, extra))  # (B, S, T)
 
             if encoder.position_embedding is None:
@@ -242,7 +262,7 @@ class TaggerModule(L.LightningModule):
                 f"attention weights are for sentences of up to max_len={encoder.max_len} tokens, "
                 f"got {batch.tokens.size(1)}"
             )
-        extra = word_features(batch.chars, batch.shapes, batch.suffixes, batch.affixes, batch.norms)  # (B, S, H)|None
+        extra = features_of(word_features, batch)  # (B, S, H) or None
         hidden, weights = encoder(batch.tokens, batch.mask, extra, need_weights=True)
         return self.combine([head(hidden), *self.member_logits(batch, others)]), weights
 

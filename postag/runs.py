@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from postag.checkpoint import load_teacher
 from postag.config import LAST_NEEDS_SAVER, ConfigError
 from postag.data import Vocabularies
-from postag.module import TaggerModule
+from postag.module import TaggerModule, data_arguments
 from postag.report import (
     comparison_cells,
     format_per_tag_table,
@@ -51,15 +51,7 @@ def instantiate_all(group: DictConfig | None) -> list:
 def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
     """The model config plus the sizes only the data knows; the model keeps the vocabularies, and
     takes its teacher (``model.teacher``) when it has one."""
-    model = instantiate(
-        model_cfg,
-        vocab_size=len(vocab.words),
-        tag_names=vocab.tags.itos,
-        char_vocab_size=len(vocab.chars),
-        suffix_vocab_size=len(vocab.suffixes),
-        affix_vocab_size=len(vocab.affixes),
-        norm_vocab_size=len(vocab.norms),
-    )
+    model = instantiate(model_cfg, **data_arguments(vocab))
     model.vocab = vocab
     if model_cfg.get("teacher"):
         model.attach_teacher(load_teacher(model_cfg.teacher, vocab))
