@@ -52,14 +52,17 @@ def scaled_dot_product_attention(
     key may be attended to. bias: broadcastable to (..., S_q, S_k), added to the scores.
     Returns (output (..., S, D), weights (..., S, S)).
     """
-    # Scaled and masked in place: the product is a fresh tensor and autograd keeps q and k, not it.
+    # Scaled, biased and masked in place: the product is a fresh tensor of the full (..., S_q, S_k)
+    # shape, and autograd keeps q and k, not it.
     scores = (q @ k.transpose(-2, -1)).mul_(1.0 / math.sqrt(q.size(-1)))  # (..., S, S)
     if bias is not None:
-        scores = scores + bias
+        scores = scores.add_(bias)
     if key_mask is not None:
-        # -inf (not a large negative constant) so half precision cannot overflow
-        # and masked keys get exactly zero weight.
-        scores = scores.masked_fill_(~key_mask, float("-inf"))
+        # -inf (not a large negative constant) so half precision cannot overflow and masked keys
+        # get exactly zero weight; added rather than filled in, because masked_fill_ with a mask
+        # broadcast over the queries was several times slower on the CPU.
+        blocked = torch.zeros(key_mask.shape, dtype=scores.dtype, device=scores.device)
+        scores = scores.add_(blocked.masked_fill_(~key_mask, float("-inf")))
     weights = softmax(scores)
     return weights @ v, weights
 
@@ -324,6 +327,11 @@ class LocalConvolution(nn.Module):
     kernel // 2 on either side, with weights of its own (a depthwise convolution over positions):
     local context without attention. Padding is zeroed first, so no sentence sees another's
     padding, and with packing the tokens are put back into their sentences for the convolution.
+
+    The convolution's weights are those of a grouped ``nn.Conv1d`` (so checkpoints name them
+    ``conv.weight`` and ``conv.bias``), applied as one multiply-add per offset on the (B, S, H)
+    layout itself: the same sums, without turning the batch into (B, H, S) and back, which took
+    most of Conv1d's time on the CPU (docs/benchmarks.md).
     """
 
     def __init__(self, hidden_n: int, kernel: int):
@@ -336,9 +344,25 @@ class LocalConvolution(nn.Module):
         # x: (B, S, H), or (N, H) with packing
         padded = packing.unpack(x) if packing is not None else x  # (B, S, H)
         if mask is not None and packing is None:
-            padded = padded.masked_fill(~mask[..., None], 0.0)
-        out = self.conv(padded.transpose(1, 2)).transpose(1, 2)  # (B, S, H)
+            # A product, not masked_fill: several times faster with the mask broadcast over H on
+            # the CPU, and the same for any finite value in the padding.
+            padded = padded * mask[..., None]
+        out = self._convolve(padded)  # (B, S, H)
         return packing.pack(out) if packing is not None else out
+
+    def _convolve(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, S, H), zeros on padding. Output i is the bias plus, for each offset d within reach,
+        # the input at i + d times that offset's weights (as Conv1d: a cross-correlation, zero-padded).
+        # One contiguous row of H weights per offset -k//2 .. k//2: broadcasting Conv1d's (H, 1, k)
+        # layout, a strided column of it, made each product several times slower.
+        weight = self.conv.weight[:, 0, :].t().contiguous()  # (k, H)
+        reach = weight.size(0) // 2
+        seq = x.size(1)
+        out = torch.addcmul(self.conv.bias, x, weight[reach])  # (B, S, H): offset 0
+        for d in range(1, min(reach, seq - 1) + 1):
+            out[:, : seq - d].addcmul_(x[:, d:], weight[reach + d])  # the word d to the right
+            out[:, d:].addcmul_(x[:, : seq - d], weight[reach - d])  # the word d to the left
+        return out
 
 
 class TransformerBlock(nn.Module):

@@ -143,6 +143,8 @@ def test_explicit_files_and_missing_splits(tmp_path):
         ("Москва", "initial"), ("МОСКВА", "upper"), ("москва", "lower"),  # Cyrillic
         ("北京", "none"), ("كتاب", "none"), ("שלום", "none"), ("नमस्ते", "none"),  # no case
         ("北京Olympics", "initial"), ("iPhone", "mixed"), ("1,000", "none"), ("Paris", "initial"),
+        # a titlecase letter (Lt: "ǅ") is neither upper nor lower and is left out, as caseless ones are
+        ("ǅa", "lower"), ("ǅA", "upper"), ("ǅ", "none"), ("3a", "lower"), ("A3", "upper"),
     ],
 )
 def test_capitalisation_reads_cased_letters_of_any_script_and_ignores_caseless_ones(word, expected):

@@ -275,6 +275,8 @@ def test_word_counts_counts_training_ids():
         ("well-known", 0, 0, 1),
         ("F-16", 2, 1, 1),
         (".", 4, 0, 0),
+        ("x2", 0, 1, 0),
+        ("²", 4, 1, 0),  # a digit that is no letter, of no case
     ],
 )
 def test_word_shape(word, capitalisation, digit, hyphen):

@@ -285,6 +285,21 @@ def test_local_convolution_mixes_each_dimension_of_the_words_within_reach_and_no
         LocalConvolution(hidden_n=4, kernel=2)
 
 
+@pytest.mark.parametrize("kernel, seq", [(3, 6), (5, 6), (5, 2), (3, 1)])
+def test_local_convolution_equals_torchs_grouped_conv1d_in_values_and_gradients(kernel, seq):
+    # Shorter sentences than the kernel's reach too: the offsets beyond the sentence add nothing.
+    conv = LocalConvolution(hidden_n=8, kernel=kernel)
+    x = torch.randn(3, seq, 8, requires_grad=True)
+    ours = conv(x)
+    reference = conv.conv(x.transpose(1, 2)).transpose(1, 2)  # (B, H, S) through nn.Conv1d
+    torch.testing.assert_close(ours, reference)
+    upstream = torch.randn_like(ours)
+    grads = torch.autograd.grad((ours * upstream).sum(), (x, conv.conv.weight, conv.conv.bias))
+    expected = torch.autograd.grad((reference * upstream).sum(), (x, conv.conv.weight, conv.conv.bias))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want)
+
+
 def test_transformer_with_local_convolution_keeps_sentences_apart_when_packed():
     model = Transformer(emb_n=30, hidden_n=16, n=2, h=4, dropout=0.0, positional=True, conv_kernel=3).eval()
     tokens = torch.randint(1, 30, (4, 8))

@@ -42,6 +42,12 @@ def norms(word: str) -> list[str | None]:
 def capitalisation(word: str) -> str:
     """One of CAPITALISATION, from the word's cased letters only (any script that has case:
     Latin, Greek, Cyrillic, Armenian, ...); letters of caseless scripts are left out."""
+    # str.islower() and str.isupper() answer the two common cases in one pass: no upper- (or
+    # title-) case letter and at least one lowercase one, and the other way round.
+    if word.islower():
+        return "lower"
+    if word.isupper():
+        return "upper"
     cased = [c for c in word if c.islower() or c.isupper()]
     if not cased:
         return "none"
@@ -56,7 +62,7 @@ def capitalisation(word: str) -> str:
 
 def word_shape(word: str) -> int:
     """Id in [1, N_SHAPES) from capitalisation, digits and hyphens; 0 is padding."""
-    has_digit = any(c.isdigit() for c in word)
+    has_digit = not word.isalpha() and any(c.isdigit() for c in word)  # letters are never digits
     return 1 + CAPITALISATION.index(capitalisation(word)) * 4 + 2 * has_digit + ("-" in word)
 
 
