@@ -227,6 +227,11 @@ class TaggerModule(L.LightningModule):
         others = [(m["word_features"], m["encoder"], m["head"]) for m in self.extra_members]
         return [(self.word_features, self.encoder, self.head), *others]
 
+    def record_fields(self) -> set[str]:
+        """The fields of a word's record that the model reads: the word ids and each tagger's
+        word features (Vocabularies.for_fields)."""
+        return {"words"}.union(*(word_features.fields_read for word_features, _, _ in self.members()))
+
     def member_logits(self, batch: Batch, members: list | None = None) -> list[torch.Tensor]:
         """Each tagger's logits (of ``members``, by default all), (B, S, T) each."""
         logits = []

@@ -44,7 +44,8 @@ class Tagger:
     ):
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.vocab = vocab
+        # Each new word's record is worked out for the features the model reads, and no others.
+        self.vocab = vocab.for_fields(self.model.record_fields())
         self.batch_size = batch_size
         self.max_tokens = max_tokens  # None: batches of batch_size sentences only
         # bf16 autocast: about twice the speed on CPUs with bf16 instructions (docs/benchmarks.md)

@@ -167,6 +167,14 @@ class WordFeatures(nn.Module):
             if embedding is not None:
                 init_small_embedding_(embedding)
 
+    @property
+    def fields_read(self) -> set[str]:
+        """The fields of a word's record (postag.data.RECORD_FIELDS) that forward reads."""
+        tables = {
+            "chars": self.chars, "shapes": self.shape, "suffixes": self.suffix, "affixes": self.affix, "norms": self.norm
+        }
+        return {field for field, table in tables.items() if table is not None}
+
     def forward(
         self,
         chars: torch.Tensor,

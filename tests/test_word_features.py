@@ -179,3 +179,52 @@ def test_char_cnn_per_distinct_word_gives_the_same_gradients_every_time():
         grads.append([p.grad.clone() for p in cnn.parameters()])
     for again in grads[1:]:
         assert all(torch.equal(a, b) for a, b in zip(grads[0], again))
+
+
+@pytest.mark.parametrize(
+    "features",
+    [
+        {},
+        {"char_n": 4},
+        {"char_n": 4, "shape_features": True},
+        {"affix_features": True},
+        {"norm_features": True, "shape_features": True},
+        {"char_n": 4, "shape_features": True, "affix_features": True, "norm_features": True},
+    ],
+)
+def test_records_of_only_the_fields_a_model_reads_tag_as_the_whole_records_do(features):
+    # Vocabularies.for_fields(model.record_fields()) leaves every other field at padding: a
+    # field the model reads but does not declare would change its output.
+    from postag.data import Vocabularies
+    from postag.module import TaggerModule, data_arguments
+
+    torch.manual_seed(0)
+    train = [
+        (["The", "well-known", "Cats", "sat", "."], ["DT", "JJ", "NNS", "VBD", "."]),
+        (["Dogs", "ran", "3"], ["NNS", "VBD", "CD"]),
+    ]
+    vocab = Vocabularies.from_training(train, train, min_freq=1)
+    model = TaggerModule(**data_arguments(vocab), hidden_n=16, n=1, h=2, **features)
+    model.eval()
+    for module in model.modules():  # no zero-initialised table may hide a field
+        if isinstance(module, torch.nn.Embedding):
+            torch.nn.init.normal_(module.weight)
+    sentences = [["The", "Cats", "ran", "well-known"], ["lung-cancer", "Dogs", "3", "sat", "unseen"]]
+    fields = model.record_fields()
+    switches = {"chars": "char_n", "shapes": "shape_features", "suffixes": "shape_features",
+                "affixes": "affix_features", "norms": "norm_features"}
+    assert fields == {"words"} | {field for field, switch in switches.items() if features.get(switch)}
+    whole, only_read = vocab.encode_batch(sentences), vocab.for_fields(fields).encode_batch(sentences)
+    torch.testing.assert_close(model(only_read), model(whole))
+    for field in {"chars", "shapes", "suffixes", "affixes", "norms"} - fields:  # the rest are padding
+        assert not getattr(only_read, field).any()
+
+
+def test_for_fields_needs_the_word_ids_and_known_fields():
+    from postag.data import Vocabularies
+
+    vocab = Vocabularies.from_training([(["a"], ["X"])], [(["a"], ["X"])], min_freq=1)
+    with pytest.raises(ValueError, match="must include 'words'"):
+        vocab.for_fields({"chars"})
+    with pytest.raises(ValueError, match="got \\['lemmas', 'words'\\]"):
+        vocab.for_fields({"words", "lemmas"})

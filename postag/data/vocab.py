@@ -11,7 +11,7 @@ from __future__ import annotations
 import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -34,6 +34,8 @@ AFFIXES_FROM = len(RECORD)
 NORMS_FROM = AFFIXES_FROM + N_AFFIXES
 CHARS_FROM = NORMS_FROM + N_NORMS
 RECORD_WIDTH = CHARS_FROM + MAX_WORD_CHARS
+# The record's fields by name (the word ids are the Batch's tokens)
+RECORD_FIELDS = (*RECORD, "affixes", "norms", "chars")
 
 
 class Vocabulary:
@@ -115,6 +117,8 @@ class Vocabularies:
     affixes: Vocabulary
     norms: Vocabulary
     conllu_column: str = "xpos"
+    # Record fields left at padding (0), unworked: those the model reading the records never looks at
+    unread: frozenset[str] = frozenset()
 
     @classmethod
     def from_training(
@@ -145,6 +149,16 @@ class Vocabularies:
             conllu_column=state.get("conllu_column", "xpos"),
         )
 
+    def for_fields(self, fields: Iterable[str]) -> Vocabularies:
+        """The same vocabularies, working out only ``fields`` of RECORD_FIELDS in each word's record,
+        the rest left at padding: a model that reads no affixes, say, is spared finding them for
+        every new word it tags (a few percent of a tagging pass)."""
+        fields = set(fields)
+        if not fields <= set(RECORD_FIELDS) or "words" not in fields:
+            known = ", ".join(RECORD_FIELDS)
+            raise ValueError(f"fields must include 'words' and come from {known}, got {sorted(fields)}")
+        return replace(self, unread=frozenset(RECORD_FIELDS) - fields)  # with a cache of its own
+
     @property
     def unseen_tag_id(self) -> int:
         """The label of a gold tag the training data never had: one past the model's tags, so
@@ -168,18 +182,24 @@ class Vocabularies:
         if record is None:
             if len(self._word_records) >= self.WORD_CACHE_SIZE:
                 self._word_records.clear()
-            values = [0] * RECORD_WIDTH
+            values = [PAD_ID] * RECORD_WIDTH
+            unread = self.unread
             values[RECORD["words"]] = self.words.encode([word])[0]
-            values[RECORD["shapes"]] = word_shape(word)
-            values[RECORD["suffixes"]] = self.suffixes.encode([suffix(word)])[0]
-            values[AFFIXES_FROM:NORMS_FROM] = [
-                PAD_ID if a is None else self.affixes.stoi.get(a, UNK_ID) for a in affixes(word)
-            ]
-            values[NORMS_FROM:CHARS_FROM] = [
-                PAD_ID if n is None else self.norms.stoi.get(n, UNK_ID) for n in norms(word)
-            ]
-            chars = self.chars.encode(clip_word(word))
-            values[CHARS_FROM : CHARS_FROM + len(chars)] = chars  # PAD_ID (0) after the word's end
+            if "shapes" not in unread:
+                values[RECORD["shapes"]] = word_shape(word)
+            if "suffixes" not in unread:
+                values[RECORD["suffixes"]] = self.suffixes.encode([suffix(word)])[0]
+            if "affixes" not in unread:
+                values[AFFIXES_FROM:NORMS_FROM] = [
+                    PAD_ID if a is None else self.affixes.stoi.get(a, UNK_ID) for a in affixes(word)
+                ]
+            if "norms" not in unread:
+                values[NORMS_FROM:CHARS_FROM] = [
+                    PAD_ID if n is None else self.norms.stoi.get(n, UNK_ID) for n in norms(word)
+                ]
+            if "chars" not in unread:
+                chars = self.chars.encode(clip_word(word))
+                values[CHARS_FROM : CHARS_FROM + len(chars)] = chars  # PAD_ID (0) after the word's end
             record = self._word_records[word] = array.array("q", values).tobytes()
         return record
 
