@@ -60,7 +60,7 @@ def scaled_dot_product_attention(
     if key_mask is not None:
         # -inf (not a large negative constant) so half precision cannot overflow and masked keys
         # get exactly zero weight; added rather than filled in, because masked_fill_ with a mask
-        # broadcast over the queries was several times slower on the CPU.
+        # broadcast over the queries was much slower on the CPU.
         blocked = torch.zeros(key_mask.shape, dtype=scores.dtype, device=scores.device)
         scores = scores.add_(blocked.masked_fill_(~key_mask, float("-inf")))
     weights = softmax(scores)
@@ -344,8 +344,8 @@ class LocalConvolution(nn.Module):
         # x: (B, S, H), or (N, H) with packing
         padded = packing.unpack(x) if packing is not None else x  # (B, S, H)
         if mask is not None and packing is None:
-            # A product, not masked_fill: several times faster with the mask broadcast over H on
-            # the CPU, and the same for any finite value in the padding.
+            # A product, not masked_fill: much faster with the mask broadcast over H on the CPU,
+            # and the same for any finite value in the padding.
             padded = padded * mask[..., None]
         out = self._convolve(padded)  # (B, S, H)
         return packing.pack(out) if packing is not None else out
@@ -354,7 +354,7 @@ class LocalConvolution(nn.Module):
         # x: (B, S, H), zeros on padding. Output i is the bias plus, for each offset d within reach,
         # the input at i + d times that offset's weights (as Conv1d: a cross-correlation, zero-padded).
         # One contiguous row of H weights per offset -k//2 .. k//2: broadcasting Conv1d's (H, 1, k)
-        # layout, a strided column of it, made each product several times slower.
+        # layout, a strided column of it, made each product much slower.
         weight = self.conv.weight[:, 0, :].t().contiguous()  # (k, H)
         reach = weight.size(0) // 2
         seq = x.size(1)

@@ -108,8 +108,8 @@ class CharCNN(nn.Module):
             filters = conv.weight.permute(2, 1, 0).flatten(0, 1)  # (H, C, k) -> (k*C, H), as x's columns
             y = relu(torch.addmm(conv.bias, x, filters), inplace=True)  # (R, H)
             # Max over each word's characters, straight from the real ones into a row of zeros per
-            # word, which after ReLU (every value >= 0) cannot change a maximum: a third of the
-            # time of copying them into (N, W) slots first and taking the maximum there.
+            # word, which after ReLU (every value >= 0) cannot change a maximum: faster than copying
+            # them into (N, W) slots first and taking the maximum there.
             pooled.append(
                 y.new_zeros(count, y.size(1)).scatter_reduce_(0, word_of[:, None].expand_as(y), y, "amax")
             )  # (N, H)
@@ -169,7 +169,7 @@ class WordFeatures(nn.Module):
 
     @property
     def fields_read(self) -> set[str]:
-        """The fields of a word's record (postag.data.RECORD_FIELDS) that forward reads."""
+        """The fields of a word's record (postag.data.vocab.RECORD_FIELDS) that forward reads."""
         tables = {
             "chars": self.chars, "shapes": self.shape, "suffixes": self.suffix, "affixes": self.affix, "norms": self.norm
         }

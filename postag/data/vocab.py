@@ -152,7 +152,7 @@ class Vocabularies:
     def for_fields(self, fields: Iterable[str]) -> Vocabularies:
         """The same vocabularies, working out only ``fields`` of RECORD_FIELDS in each word's record,
         the rest left at padding: a model that reads no affixes, say, is spared finding them for
-        every new word it tags (a few percent of a tagging pass)."""
+        every new word it tags."""
         fields = set(fields)
         if not fields <= set(RECORD_FIELDS) or "words" not in fields:
             known = ", ".join(RECORD_FIELDS)
