@@ -318,6 +318,7 @@ TAGGER_JOBS = [
     ("postag Tagger from words to tags, model=best (one tagger), characters per token", ["model=best"], False),
     ("postag Tagger from words to tags, model=best (one tagger)", ["model=best"], True),
     ("postag Tagger from words to tags, model=best without convolutions", ["model=best", "model.conv_kernel=0"], True),
+    ("postag Tagger from words to tags, model=best model.ff_dim=256", ["model=best", "model.ff_dim=256"], True),
     ("postag Tagger from words to tags, model=best model.ensemble=3", ["model=best", "model.ensemble=3"], True),
 ]
 
