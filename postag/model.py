@@ -306,8 +306,13 @@ class LayerNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = tuple(range(-len(self.norm_shape), 0))
         centred = x - x.mean(dim=dims, keepdim=True)
-        var = centred.square().mean(dim=dims, keepdim=True)  # biased, as in the paper and torch
-        return torch.addcmul(self.bias, centred * torch.rsqrt(var + self.eps), self.weight)  # bias + normed * gain
+        # The biased variance, as in the paper and torch: the mean square of the centred values, read
+        # as a squared norm so that no tensor of squares is made.
+        var = torch.linalg.vector_norm(centred, dim=dims, keepdim=True).square().div_(math.prod(self.norm_shape))
+        rstd = torch.rsqrt(var + self.eps)
+        # Without autograd (tagging), scaled in place: nothing else reads the centred values.
+        normed = centred.mul_(rstd) if not torch.is_grad_enabled() else centred * rstd
+        return torch.addcmul(self.bias, normed, self.weight)  # bias + normed * gain
 
 
 class FeedForward(nn.Module):

@@ -82,8 +82,15 @@ def test_layer_norm_matches_torch_with_equal_parameters(norm_shape):
             p.normal_()
         reference.weight.copy_(ours.weight)
         reference.bias.copy_(ours.bias)
-    x = torch.randn(3, 5, 4, 16) * 3 + 2
+    x = (torch.randn(3, 5, 4, 16) * 3 + 2).requires_grad_()
     torch.testing.assert_close(ours(x), reference(x))
+    upstream = torch.randn(3, 5, 4, 16)
+    grads = torch.autograd.grad((ours(x) * upstream).sum(), (x, ours.weight, ours.bias))
+    expected = torch.autograd.grad((reference(x) * upstream).sum(), (x, reference.weight, reference.bias))
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want)
+    with torch.inference_mode():  # without autograd it scales in place: the same values
+        torch.testing.assert_close(ours(x), reference(x))
 
 
 def test_scaled_dot_product_attention_matches_explicit_formula_and_torch():
