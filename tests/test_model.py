@@ -444,6 +444,15 @@ def test_packing_keeps_real_tokens_in_batch_order_and_unpacks_to_zero_padding():
     assert torch.equal(unpacked[~mask], torch.zeros(int((~mask).sum()), 2))
 
 
+@pytest.mark.parametrize("lengths", [[10, 9], [10, 2]])
+def test_transformer_output_is_zero_on_padding_packed_or_not(lengths):
+    model = Transformer(emb_n=30, hidden_n=16, n=1, h=4, positional=True, conv_kernel=3).eval()
+    mask = padding_mask(lengths, 10)  # 5% padding: not packed; 40%: packed
+    out = model(torch.randint(1, 30, (2, 10)), mask)
+    assert torch.equal(out[~mask], torch.zeros(int((~mask).sum()), 16))
+    assert out[mask].abs().sum(dim=-1).min() > 0
+
+
 def test_only_batches_with_enough_padding_are_packed():
     # 1 padded slot in 20 (5%): packing would cost more than it saves; 10 in 20 is worth it.
     assert not Packing.worth_it(padding_mask([10, 9], 10))
