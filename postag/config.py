@@ -52,6 +52,7 @@ def validate(cfg: DictConfig) -> None:
         for key in ("model.dropout", "model.feature_dropout", "model.label_smoothing"):
             _check(cfg, key, lambda v: isinstance(v, (int, float)) and 0.0 <= v < 1.0, "a number in [0, 1)")
         _check(cfg, "model.distill_weight", lambda v: isinstance(v, (int, float)) and 0.0 <= v <= 1.0, "a number in [0, 1]")
+        _check(cfg, "model.adversarial", lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
         _check(cfg, "model.lr", lambda v: isinstance(v, (int, float)) and v > 0, "a positive number")
         _check(cfg, "model.max_len", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "model.ensemble", lambda v: _is_int(v) and v >= 1, "an integer of at least 1 (number of taggers)")

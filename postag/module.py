@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
+from postag.adversarial import adversarial_perturbation
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, N_SHAPES, UNK_ID, Batch, Vocabularies
 from postag.model import SequenceTooLongError, Transformer
 from postag.word_features import WordFeatures
@@ -100,6 +101,7 @@ class TaggerModule(L.LightningModule):
         ensemble: int = 1,
         teacher: str | None = None,
         distill_weight: float = 0.5,
+        adversarial: float = 0.0,
     ):
         super().__init__()
         if ensemble < 1:
@@ -116,6 +118,8 @@ class TaggerModule(L.LightningModule):
             raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
         if not 0.0 <= distill_weight <= 1.0:
             raise ValueError(f"model.distill_weight must be in [0, 1], got {distill_weight}")
+        if adversarial < 0.0:
+            raise ValueError(f"model.adversarial must be 0 (off) or positive, got {adversarial}")
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         tag_names = list(tag_names)
@@ -232,13 +236,31 @@ class TaggerModule(L.LightningModule):
         word features (Vocabularies.for_fields)."""
         return {"words"}.union(*(word_features.fields_read for word_features, _, _ in self.members()))
 
-    def member_logits(self, batch: Batch, members: list | None = None) -> list[torch.Tensor]:
-        """Each tagger's logits (of ``members``, by default all), (B, S, T) each."""
+    def member_logits(
+        self,
+        batch: Batch,
+        members: list | None = None,
+        inputs: list | None = None,
+        perturbations: list[torch.Tensor] | None = None,
+    ) -> list[torch.Tensor]:
+        """Each tagger's logits (of ``members``, by default all), (B, S, T) each.
+
+        Adversarial training: ``inputs`` receives each tagger's (word features, mask) as its
+        encoder sees them, windows and all, so that the loss can be differentiated by them;
+        ``perturbations`` (one per tagger, of those shapes) are added to them.
+        """
         logits = []
-        for word_features, encoder, head in self.members() if members is None else members:
+        for i, (word_features, encoder, head) in enumerate(self.members() if members is None else members):
 
             def tagger(part: Batch) -> torch.Tensor:
                 extra = features_of(word_features, part)  # (B, S, H) or None
+                if inputs is not None:
+                    if extra is None:  # what the embeddings are added to, so that the gradient is theirs
+                        hidden_n = encoder.token_embedding.embedding_dim
+                        extra = encoder.token_embedding.weight.new_zeros(*part.tokens.shape, hidden_n).requires_grad_()
+                    inputs.append((extra, part.mask))
+                if perturbations is not None:
+                    extra = perturbations[i] if extra is None else extra + perturbations[i]
                 return head(encoder(part.tokens, part.mask, extra))  # (B, S, T)
 
             if encoder.position_embedding is None:
@@ -272,21 +294,29 @@ class TaggerModule(L.LightningModule):
         return self.combine([head(hidden), *self.member_logits(batch, others)]), weights
 
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        member_logits = self.member_logits(batch)  # each (B, S, T)
         # Cross-entropy on raw logits; padded positions carry IGNORE_INDEX and are skipped, and so
         # are gold tags the training data never had (the label past the head), which no logit can
         # stand for: the accuracies count those as wrong.
         # Each tagger learns from its own loss; the mean keeps the loss on one tagger's scale.
         targets = batch.labels.masked_fill(batch.labels == len(self.tag_names), IGNORE_INDEX).flatten()
-        losses = [
-            F.cross_entropy(
-                logits.flatten(0, 1),
-                targets,
-                ignore_index=IGNORE_INDEX,
-                label_smoothing=self.hparams.label_smoothing,
+
+        def cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+            return F.cross_entropy(
+                logits.flatten(0, 1), targets, ignore_index=IGNORE_INDEX, label_smoothing=self.hparams.label_smoothing
             )
-            for logits in member_logits
-        ]
+
+        adversarial = self.training and self.hparams.adversarial > 0
+        inputs = [] if adversarial else None
+        member_logits = self.member_logits(batch, inputs=inputs)  # each (B, S, T)
+        losses = [cross_entropy(logits) for logits in member_logits]
+        adversarial_losses = []
+        if adversarial:
+            # A second pass with each tagger's inputs moved along the gradient of its own loss.
+            grads = torch.autograd.grad(sum(losses), [extra for extra, _ in inputs], retain_graph=True)
+            perturbations = [
+                adversarial_perturbation(grad, mask, self.hparams.adversarial) for grad, (_, mask) in zip(grads, inputs)
+            ]
+            adversarial_losses = [cross_entropy(x) for x in self.member_logits(batch, perturbations=perturbations)]
         if self._teacher and self.training:
             # Part of the loss from the teacher's probabilities, on the tokens the cross-entropy scores;
             # validation and test keep the plain cross-entropy, comparable with any other run.
@@ -297,6 +327,8 @@ class TaggerModule(L.LightningModule):
                 (1.0 - weight) * loss + weight * distillation_loss(logits, teacher_probs, targets)
                 for loss, logits in zip(losses, member_logits)
             ]
+        if adversarial_losses:
+            losses = [loss + adversarial_loss for loss, adversarial_loss in zip(losses, adversarial_losses)]
         loss = torch.stack(losses).mean()
         return loss, self.combine(member_logits).argmax(dim=-1)
 

@@ -44,6 +44,7 @@ def assert_no_results(run_dir):
         (["model.n=0"], "postag: error: model.n=0: expected an integer of at least 1 (number of blocks)"),
         (["model.dropout=1.0"], "postag: error: model.dropout=1.0: expected a number in [0, 1)"),
         (["model.dropout=-0.1"], "postag: error: model.dropout=-0.1: expected a number in [0, 1)"),
+        (["model.adversarial=-0.5"], "postag: error: model.adversarial=-0.5: expected 0 (off) or a positive number"),
         (["data.batch_size=0"], "postag: error: data.batch_size=0: expected an integer of at least 1"),
         (
             ["model.hidden_n=2", "model.h=4"],
