@@ -24,8 +24,8 @@ def adversarial_perturbation(grad: torch.Tensor, mask: torch.Tensor, epsilon: fl
     epsilon * sqrt(real tokens), so its tokens move by epsilon on average whatever the
     sentence's length; zero on padding. Detached: the step is a constant of the second pass.
     """
-    grad = grad.detach() * mask.unsqueeze(-1)  # (B, S, H)
-    norms = torch.linalg.vector_norm(grad.float(), dim=(1, 2))  # (B,)
+    masked = grad.detach().float() * mask.unsqueeze(-1)  # (B, S, H), in fp32 under autocast too
+    norms = torch.linalg.vector_norm(masked, dim=(1, 2))  # (B,)
     scale = epsilon * mask.sum(dim=1).float().sqrt() / norms.clamp_min(_TINY)  # (B,)
     scale = torch.where(norms > _TINY, scale, torch.zeros_like(scale))
-    return (grad.float() * scale[:, None, None]).to(grad.dtype)  # (B, S, H)
+    return (masked * scale[:, None, None]).to(grad.dtype)  # (B, S, H)
