@@ -77,7 +77,8 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "data.batch_size", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.val_fraction", lambda v: isinstance(v, (int, float)) and 0.0 < v < 1.0, "a number in (0, 1)")
         _check(cfg, "data.unk_replace", lambda v: isinstance(v, (int, float)) and 0.0 <= v < 1.0, "a number in [0, 1)")
-        _check(cfg, "data.unk_rare_alpha", lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
+        for key in ("data.unk_rare_alpha", "data.unk_hide_spelling"):
+            _check(cfg, key, lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
         _check(cfg, "data.min_freq", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")

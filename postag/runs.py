@@ -143,7 +143,10 @@ def log_hparams_with_metrics(trainer: Trainer, cfg: DictConfig, metrics: dict) -
 
     params = {
         "model": {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "_target_"},
-        "data": {k: cfg.data.get(k) for k in ("batch_size", "unk_replace", "unk_rare_alpha", "min_freq", "bucketing")},
+        "data": {
+            k: cfg.data.get(k)
+            for k in ("batch_size", "unk_replace", "unk_rare_alpha", "unk_hide_spelling", "min_freq", "bucketing")
+        },
         "trainer": {k: cfg.trainer.get(k) for k in ("max_epochs", "precision", "accumulate_grad_batches")},
         "seed": cfg.get("seed"),
     }

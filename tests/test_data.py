@@ -259,6 +259,44 @@ def test_rare_word_dropout_follows_alpha_over_alpha_plus_count():
         WordDropoutCollate(0.0, rare_alpha=1.0)
 
 
+def test_hiding_spelling_follows_count_over_count_plus_beta_among_replaced_words_only():
+    torch.manual_seed(0)
+    # word 2 seen once, word 3 seen 99 times: beta=1 hides 1/2 and 99/100 of their replacements
+    counts = torch.tensor([0, 0, 1, 99])
+    words = [2] * 200 + [3] * 200
+    affixes, norms = [[4, 5]] * 400, [[6, 7]] * 400
+    examples = [
+        Example(words=words, tags=[0] * 400, chars=[[8, 9]] * 400, shapes=[1] * 400, suffixes=[3] * 400,
+                affixes=[a + [PAD_ID] * (N_AFFIXES - 2) for a in affixes], norms=norms)
+        for _ in range(50)
+    ]
+    plain = collate(examples)
+    batch = WordDropoutCollate(0.5, counts=counts, hide_spelling=1.0)(examples)
+    replaced = batch.tokens == UNK_ID  # (B, S)
+    hidden = (batch.chars == PAD_ID).all(dim=-1)  # (B, S)
+    assert not (hidden & ~replaced).any()  # only a replaced word can lose its spelling
+    assert abs(replaced.float().mean().item() - 0.5) < 0.01  # which words are replaced is unchanged
+    assert abs(hidden[:, :200][replaced[:, :200]].float().mean().item() - 0.5) < 0.03
+    assert abs(hidden[:, 200:][replaced[:, 200:]].float().mean().item() - 0.99) < 0.01
+    # a hidden word keeps nothing of its spelling; every other word keeps all of it
+    for field, fill in (("shapes", 0), ("suffixes", PAD_ID)):
+        assert (getattr(batch, field)[hidden] == fill).all()
+        assert torch.equal(getattr(batch, field)[~hidden], getattr(plain, field)[~hidden])
+    for field in ("chars", "affixes", "norms"):
+        assert (getattr(batch, field)[hidden] == PAD_ID).all()
+    assert torch.equal(batch.chars[~hidden], plain.chars[~hidden])
+    assert torch.equal(batch.affixes[~hidden], plain.affixes[~hidden])
+    assert torch.equal(batch.norms[~hidden][:, 1], plain.norms[~hidden][:, 1])
+    # off (beta 0), the random stream and so the replaced words are those of plain word dropout
+    torch.manual_seed(1)
+    off = WordDropoutCollate(0.5, counts=counts, hide_spelling=0.0)(examples)
+    torch.manual_seed(1)
+    assert torch.equal(off.tokens, WordDropoutCollate(0.5)(examples).tokens)
+    assert torch.equal(off.chars, plain.chars)
+    with pytest.raises(ValueError, match="count"):
+        WordDropoutCollate(0.1, hide_spelling=1.0)
+
+
 def test_word_counts_counts_training_ids():
     counts = word_counts([example([2, 3, 3], [0] * 3), example([3, 5], [0, 0])], vocab_size=7)
     assert counts.tolist() == [0, 0, 1, 3, 0, 1, 0]
@@ -409,6 +447,7 @@ def test_state_dict_carries_the_batch_seed_and_vocabularies_round_trip(fixture_d
         ({"min_freq": 0}, "data.min_freq"),
         ({"unk_replace": 1.0}, "data.unk_replace"),
         ({"unk_rare_alpha": -1.0}, "data.unk_rare_alpha"),
+        ({"unk_hide_spelling": -1.0}, "data.unk_hide_spelling"),
     ],
 )
 def test_invalid_datamodule_arguments(kwargs, message):

@@ -47,6 +47,10 @@ def assert_no_results(run_dir):
         (["model.adversarial=-0.5"], "postag: error: model.adversarial=-0.5: expected 0 (off) or a positive number"),
         (["data.batch_size=0"], "postag: error: data.batch_size=0: expected an integer of at least 1"),
         (
+            ["data.unk_hide_spelling=-1"],
+            "postag: error: data.unk_hide_spelling=-1: expected 0 (off) or a positive number",
+        ),
+        (
             ["model.hidden_n=2", "model.h=4"],
             "postag: error: model.hidden_n=2 with model.h=4: each head would get hidden_n // h = 0 dimensions; "
             "expected hidden_n >= h",

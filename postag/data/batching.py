@@ -119,16 +119,25 @@ class WordDropoutCollate:
     so that ``<unk>`` is learned mostly from rare words, which are what unseen words resemble.
     A replaced token also loses its lowercase form with probability NORM_DROP, so that the model
     learns both unseen words whose lowercase form was seen and those whose was not.
+    With ``hide_spelling`` (beta) > 0, a replaced word seen ``c`` times in training also loses its
+    whole spelling (characters, shape, suffix, affixes, lowercase forms: padding, as if it had
+    none) with probability c / (c + beta): a frequent word replaced must then be tagged from its
+    context alone, and ``<unk>`` with a spelling is learned from rare words, as unseen words come,
+    rather than from frequent ones ("like" teaching that an unseen "bike" is a preposition).
     """
 
     NORM_DROP = 0.5
 
-    def __init__(self, p: float, rare_alpha: float = 0.0, counts: torch.Tensor | None = None):
-        if rare_alpha > 0 and counts is None:
-            raise ValueError("rare-word dropout needs the training count of every word id")
+    def __init__(
+        self, p: float, rare_alpha: float = 0.0, counts: torch.Tensor | None = None, hide_spelling: float = 0.0
+    ):
+        if (rare_alpha > 0 or hide_spelling > 0) and counts is None:
+            raise ValueError("rare-word dropout and hiding spellings need the training count of every word id")
         self.p = p
         # (V,) probability of replacing each word id; unused ids (count 0) are never seen here
         self.rare_p = rare_alpha / (rare_alpha + counts.double().clamp_min(1)) if rare_alpha > 0 else None
+        # (V,) probability that a replaced word also loses its spelling
+        self.hide_p = counts.double() / (counts.double() + hide_spelling) if hide_spelling > 0 else None
 
     def __call__(self, examples: Sequence[Example]) -> Batch:
         batch = collate(examples)
@@ -146,9 +155,19 @@ class WordDropoutCollate:
             drop_lowercase = drop & (draw < self.p * self.NORM_DROP)
         else:
             return batch
+        # A second draw only when spellings are hidden, so that runs without it draw what they drew.
+        hide = None
+        if self.hide_p is not None:
+            hide = drop & (torch.rand(batch.tokens.shape, dtype=torch.double) < self.hide_p[batch.tokens])  # (B, S)
         batch.tokens = batch.tokens.masked_fill(drop, UNK_ID)
         lowercase = batch.norms[..., 0]  # (B, S)
         batch.norms[..., 0] = lowercase.masked_fill(drop_lowercase & (lowercase != PAD_ID), UNK_ID)
+        if hide is not None:
+            batch.chars = batch.chars.masked_fill(hide[..., None], PAD_ID)
+            batch.shapes = batch.shapes.masked_fill(hide, 0)  # the shape of padding
+            batch.suffixes = batch.suffixes.masked_fill(hide, PAD_ID)
+            batch.affixes = batch.affixes.masked_fill(hide[..., None], PAD_ID)
+            batch.norms = batch.norms.masked_fill(hide[..., None], PAD_ID)
         return batch
 
 

@@ -46,6 +46,9 @@ class TaggingDataModule(L.LightningDataModule):
         unk_replace: probability of replacing a training token by ``<unk>`` (word dropout).
         unk_rare_alpha: also replace a word seen ``c`` times in training with probability
             alpha / (alpha + c) (0: off); rare words then teach ``<unk>`` the most.
+        unk_hide_spelling: a replaced word seen ``c`` times in training also loses its spelling
+            (characters, shape, suffix, affixes, lowercase forms) with probability c / (c + beta),
+            beta this value (0: off); ``WordDropoutCollate``.
         split_seed: seed of the train/validation split.
         num_workers: DataLoader worker processes.
         bucketing: batch sentences of similar length (see ``LengthBucketSampler``);
@@ -71,6 +74,7 @@ class TaggingDataModule(L.LightningDataModule):
         min_freq: int = 1,
         unk_replace: float = 0.1,
         unk_rare_alpha: float = 0.0,
+        unk_hide_spelling: float = 0.0,
         split_seed: int = 1234,
         num_workers: int = 0,
         bucketing: bool = True,
@@ -89,6 +93,8 @@ class TaggingDataModule(L.LightningDataModule):
             raise ValueError(f"data.unk_replace must be in [0, 1), got {unk_replace}")
         if unk_rare_alpha < 0:
             raise ValueError(f"data.unk_rare_alpha must be 0 (off) or positive, got {unk_rare_alpha}")
+        if unk_hide_spelling < 0:
+            raise ValueError(f"data.unk_hide_spelling must be 0 (off) or positive, got {unk_hide_spelling}")
         self.reader = make_reader(format, word_column, tag_column)
         self.format = format
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
@@ -98,6 +104,7 @@ class TaggingDataModule(L.LightningDataModule):
         self.min_freq = min_freq
         self.unk_replace = unk_replace
         self.unk_rare_alpha = unk_rare_alpha
+        self.unk_hide_spelling = unk_hide_spelling
         self.split_seed = split_seed
         self.num_workers = num_workers
         self.download = download
@@ -228,8 +235,9 @@ class TaggingDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader:
-        counts = word_counts(self.train_set, len(self.vocab.words)) if self.unk_rare_alpha > 0 else None
-        dropout = WordDropoutCollate(self.unk_replace, self.unk_rare_alpha, counts)
+        needs_counts = self.unk_rare_alpha > 0 or self.unk_hide_spelling > 0
+        counts = word_counts(self.train_set, len(self.vocab.words)) if needs_counts else None
+        dropout = WordDropoutCollate(self.unk_replace, self.unk_rare_alpha, counts, self.unk_hide_spelling)
         return self._loader(self.train_set, shuffle=True, collate_fn=dropout)
 
     def val_dataloader(self) -> DataLoader:
