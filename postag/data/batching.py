@@ -123,7 +123,8 @@ class WordDropoutCollate:
     whole spelling (characters, shape, suffix, affixes, lowercase forms: padding, as if it had
     none) with probability c / (c + beta): a frequent word replaced must then be tagged from its
     context alone, and ``<unk>`` with a spelling is learned from rare words, as unseen words come,
-    rather than from frequent ones ("like" teaching that an unseen "bike" is a preposition).
+    rather than from frequent ones, whose spellings it would tie to their own tags (an unseen
+    "bike" tagged as a preposition, as "like" is).
     """
 
     NORM_DROP = 0.5
