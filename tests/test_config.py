@@ -80,6 +80,7 @@ def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_tra
     assert {**best.model, "max_offset": 0, "conv_kernel": 0} == {**char.model}
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
     assert best.data.unk_replace == 0.15 and char.data.unk_replace == 0.1
+    assert best.data.unk_hide_spelling == 10 and char.data.unk_hide_spelling == 0
     assert best.trainer.max_epochs == 20 and char.trainer.max_epochs == 10
     assert best.min_steps == 2500 and char.min_steps is None
     assert best.test_checkpoint == "last" and char.test_checkpoint == "best"
