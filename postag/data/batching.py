@@ -62,6 +62,11 @@ class Batch:
         return Batch(*(getattr(self, f.name).to(device) for f in fields(self)))
 
 
+# The fields that spell out each word (all but its id, its tag and the mask), padded with PAD_ID
+# (a shape's padding is 0 too): what word dropout's hide_spelling clears.
+SPELLING_FIELDS = tuple(f.name for f in fields(Batch) if f.name not in ("tokens", "labels", "mask"))
+
+
 def to_longest_word(chars: torch.Tensor) -> torch.Tensor:
     """(B, S, width) -> (B, S, W), W the longest word's length in the batch (at least 1).
 
@@ -164,11 +169,9 @@ class WordDropoutCollate:
         lowercase = batch.norms[..., 0]  # (B, S)
         batch.norms[..., 0] = lowercase.masked_fill(drop_lowercase & (lowercase != PAD_ID), UNK_ID)
         if hide is not None:
-            batch.chars = batch.chars.masked_fill(hide[..., None], PAD_ID)
-            batch.shapes = batch.shapes.masked_fill(hide, 0)  # the shape of padding
-            batch.suffixes = batch.suffixes.masked_fill(hide, PAD_ID)
-            batch.affixes = batch.affixes.masked_fill(hide[..., None], PAD_ID)
-            batch.norms = batch.norms.masked_fill(hide[..., None], PAD_ID)
+            for name in SPELLING_FIELDS:
+                value = getattr(batch, name)  # (B, S) or (B, S, K)
+                setattr(batch, name, value.masked_fill(hide.view(*hide.shape, *[1] * (value.dim() - 2)), PAD_ID))
         return batch
 
 
