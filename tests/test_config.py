@@ -79,12 +79,12 @@ def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_tra
     assert (char.model.max_offset, char.model.conv_kernel) == (0, 0)
     assert {**best.model, "max_offset": 0, "conv_kernel": 0} == {**char.model}
     assert best.data.val_fraction == 0.02 and char.data.val_fraction == 0.1
-    assert best.data.unk_replace == 0.15 and char.data.unk_replace == 0.1
+    assert best.data.unk_replace == 0.25 and char.data.unk_replace == 0.1
     assert best.data.unk_hide_spelling == 10 and char.data.unk_hide_spelling == 0
     assert best.trainer.max_epochs == 20 and char.trainer.max_epochs == 10
     assert best.min_steps == 2500 and char.min_steps is None
     assert best.test_checkpoint == "last" and char.test_checkpoint == "best"
-    assert best.self_distill is False and best.model.teacher is None  # its own teacher is one override away
+    assert best.self_distill is True and best.model.teacher is None  # its own teacher, trained in the run
     assert "char_n" not in best  # the model keys stay under model
     # command-line overrides still win over the recipe: the ensemble of three is one override away
     overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=3"], tmp_path)
@@ -257,3 +257,17 @@ def test_a_gpu_that_is_not_there_is_one_line_before_any_data(tmp_path, monkeypat
         validate(compose_config("train", ["trainer.accelerator=gpu", "trainer.devices=4"], tmp_path))
     with pytest.raises(ConfigError, match="trainer.devices=\\[0, 1, 2\\]: 2 GPUs"):
         validate(compose_config("train", ["trainer.accelerator=gpu", "trainer.devices=[0,1,2]"], tmp_path))
+
+
+def test_a_fast_dev_run_of_a_self_distilled_recipe_trains_the_model_alone_or_stops_in_one_line(tmp_path):
+    from postag.config import ConfigError, validate
+
+    # debug=fast_dev_run switches the recipe's own teacher off: a fast dev run saves no checkpoint to hand on
+    quick = compose_config("train", ["model=best", "debug=fast_dev_run"], tmp_path)
+    assert quick.self_distill is False and quick.trainer.fast_dev_run is True
+    validate(quick)
+    # asked for by hand, it stops before any data is read
+    cfg = compose_config("train", ["model=best", "+trainer.fast_dev_run=true"], tmp_path)
+    with pytest.raises(ConfigError, match="^self_distill=true with trainer.fast_dev_run=True: a fast dev run saves no checkpoint"):
+        validate(cfg)
+    validate(compose_config("train", ["model=best", "+trainer.fast_dev_run=true", "self_distill=false"], tmp_path))
