@@ -59,9 +59,9 @@ def train(cfg: DictConfig) -> dict:
             teacher = fit_and_test(teacher_config(cfg), datamodule, teacher_resume)
             if not teacher.get("tested_checkpoint"):
                 raise ConfigError(
-                    "self_distill=true: the teacher saved no checkpoint to learn from; train without fast_dev_run, "
-                    "with the checkpoint callback test_checkpoint reads (best: callbacks.model_checkpoint, "
-                    "last: callbacks.last_checkpoint)"
+                    # a fast dev run, which saves none either, is stopped before this by the config check
+                    "self_distill=true: the teacher saved no checkpoint to learn from; train with the checkpoint "
+                    "callback test_checkpoint reads (best: callbacks.model_checkpoint, last: callbacks.last_checkpoint)"
                 )
         cfg.model.teacher = teacher["tested_checkpoint"]
         log.info("self_distill: training on the probabilities of %s", cfg.model.teacher)

@@ -87,16 +87,17 @@ def validate(cfg: DictConfig) -> None:
     callbacks = cfg.get("callbacks")
     if cfg.get("test_checkpoint") == "last" and callbacks is not None and not callbacks.get("last_checkpoint"):
         raise ConfigError(LAST_NEEDS_SAVER)
-    if cfg.get("self_distill") is True and cfg.get("model") is not None and cfg.model.get("teacher"):
-        raise ConfigError(
-            f"self_distill=true with model.teacher={cfg.model.teacher}: self_distill trains the run's own teacher; "
-            f"leave model.teacher unset, or set self_distill=false"
-        )
-    if cfg.get("self_distill") is True and cfg.get("trainer") is not None and cfg.trainer.get("fast_dev_run"):
-        raise ConfigError(
-            f"self_distill=true with trainer.fast_dev_run={cfg.trainer.fast_dev_run}: a fast dev run saves no "
-            f"checkpoint to hand the teacher on; set self_distill=false, or use debug=fast_dev_run, which does"
-        )
+    if cfg.get("self_distill") is True:
+        if cfg.get("model") is not None and cfg.model.get("teacher"):
+            raise ConfigError(
+                f"self_distill=true with model.teacher={cfg.model.teacher}: self_distill trains the run's own teacher; "
+                f"leave model.teacher unset, or set self_distill=false"
+            )
+        if cfg.get("trainer") is not None and cfg.trainer.get("fast_dev_run"):
+            raise ConfigError(
+                f"self_distill=true with trainer.fast_dev_run={cfg.trainer.fast_dev_run}: a fast dev run saves no "
+                f"checkpoint to hand the teacher on; set self_distill=false, or use debug=fast_dev_run, which does"
+            )
     if cfg.get("trainer") is not None:
         check_gpus(cfg.trainer)
         _check(cfg, "trainer.max_epochs", lambda v: v is None or (_is_int(v) and v >= -1), "an integer (-1: no limit)")
