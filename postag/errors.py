@@ -8,6 +8,7 @@ from postag.checkpoint import CheckpointError
 from postag.config import ConfigError
 from postag.data import CorpusFormatError, DownloadError, UnknownTagError
 from postag.model import SequenceTooLongError
+from postag.own_teacher import finished_teacher, teacher_dir
 
 # Bad input and interruptions: reported in one line, exit status 1, no traceback.
 USER_ERRORS = (
@@ -26,9 +27,17 @@ USER_ERRORS = (
 def describe(err: BaseException, cfg=None) -> str:
     """``postag: error: ...`` with what to do next where there is something to do."""
     if isinstance(err, SIGTERMException):
-        where = f" in {cfg.paths.output_dir}/checkpoints" if cfg is not None else ""
+        checkpoints = "<run>/checkpoints" if cfg is None else interrupted_checkpoints(cfg)
         return (
-            f"postag: stopped by SIGTERM; the checkpoints{where} are complete: resume with "
-            f"ckpt_path=<run>/checkpoints/last.ckpt (or ckpt_path=latest)"
+            f"postag: stopped by SIGTERM; the checkpoints in {checkpoints} are complete: resume with "
+            f"ckpt_path={checkpoints}/last.ckpt (or ckpt_path=latest)"
         )
     return f"postag: error: {err}"
+
+
+def interrupted_checkpoints(cfg) -> str:
+    """The checkpoint folder of the model that was training: the run's own teacher's until it finished."""
+    run = cfg.paths.output_dir
+    if cfg.get("self_distill") and finished_teacher(run) is None:
+        return str(teacher_dir(run) / "checkpoints")
+    return f"{run}/checkpoints"

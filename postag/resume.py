@@ -21,15 +21,20 @@ from postag.own_teacher import TEACHER_DIR, teacher_dir
 CONFIG_DIR = ".hydra"
 # Data settings a resumed run may change: where the files are, and how they are loaded.
 FREE_DATA_KEYS = ("data_dir", "train_file", "dev_file", "test_file", "num_workers", "download", "base_url")
+# What ckpt_path=latest looks for under the runs directory
+LATEST_PATTERNS = ("*/checkpoints/last.ckpt", f"*/{TEACHER_DIR}/checkpoints/last.ckpt")
 
 
 def checkpoint_to_resume(ckpt_path: str | None, runs_dir: str) -> Path | None:
     """The file ``ckpt_path`` names (``latest``: the newest ``<run>/checkpoints/last.ckpt`` under
-    ``runs_dir``), or None when there is none; train.py reports that in one line."""
+    ``runs_dir``, or ``<run>/teacher/checkpoints/last.ckpt`` of a ``self_distill`` run stopped while
+    its teacher trained), or None when there is none; train.py reports that in one line."""
     if ckpt_path is None:
         return None
     if ckpt_path == "latest":
-        candidates = sorted(Path(runs_dir).glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        candidates = sorted(
+            (path for pattern in LATEST_PATTERNS for path in Path(runs_dir).glob(pattern)), key=lambda p: p.stat().st_mtime
+        )
         return candidates[-1] if candidates else None
     path = Path(ckpt_path)
     return path if path.is_file() else None
@@ -100,7 +105,7 @@ def resume_from(cfg: DictConfig) -> Resume | None:
     path = checkpoint_to_resume(ckpt_path, str(runs_dir))
     if path is None:
         if ckpt_path == "latest":
-            raise CheckpointError(f"ckpt_path=latest: no <run>/checkpoints/last.ckpt under {runs_dir}")
+            raise CheckpointError(f"ckpt_path=latest: no <run>/checkpoints/last.ckpt or <run>/{TEACHER_DIR}/checkpoints/last.ckpt under {runs_dir}")
         raise FileNotFoundError(f"ckpt_path: no checkpoint file at {ckpt_path}")
     checkpoint = read_checkpoint(path)
     try:

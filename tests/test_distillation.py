@@ -2,16 +2,20 @@
 and a student trained end to end."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import OmegaConf
 
 from conftest import FIXTURES, SMALL_MODEL, run
 from postag.checkpoint import CheckpointError, load_tagger, load_teacher
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, Vocabularies, collate
+from postag.errors import describe
 from postag.module import TaggerModule, distillation_loss
 from test_reliability import run_failing
 
@@ -159,15 +163,25 @@ def test_a_self_distilled_run_resumed_after_its_teacher_finished_does_not_train_
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] > steps
 
 
-def test_a_self_distilled_run_stopped_in_its_teacher_resumes_the_teacher_then_trains_the_model(self_distilled_run, tmp_path):
-    out = tmp_path / "run"
+@pytest.mark.parametrize("resume_with", ["path", "latest"])
+def test_a_self_distilled_run_stopped_in_its_teacher_resumes_the_teacher_then_trains_the_model(
+    self_distilled_run, tmp_path, resume_with
+):
+    runs = tmp_path / "logs" / "train" / "runs"
+    out = runs / "run"
     shutil.copytree(self_distilled_run, out)
     for stale in ("metrics.json", "teacher/metrics.json"):  # as if stopped before the teacher finished
         (out / stale).unlink()
     shutil.rmtree(out / "checkpoints")
     teacher_last = out / "teacher" / "checkpoints" / "last.ckpt"
+    # an older run's last.ckpt, which ckpt_path=latest must not prefer to the teacher's
+    older = runs / "older" / "checkpoints" / "last.ckpt"
+    older.parent.mkdir(parents=True)
+    shutil.copy(self_distilled_run / "checkpoints" / "last.ckpt", older)
+    os.utime(older, (teacher_last.stat().st_mtime - 60,) * 2)
     steps = torch.load(teacher_last, weights_only=True)["global_step"]
-    run("train.py", "debug=limit", "trainer.max_epochs=3", f"ckpt_path={teacher_last}", *SELF_DISTILL)
+    ckpt_path = teacher_last if resume_with == "path" else "latest"
+    run("train.py", "debug=limit", "trainer.max_epochs=3", f"ckpt_path={ckpt_path}", f"paths.log_dir={tmp_path / 'logs'}", *SELF_DISTILL)
     assert torch.load(teacher_last, weights_only=True)["global_step"] > steps
     teacher = json.loads((out / "teacher" / "metrics.json").read_text())
     student = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
@@ -184,3 +198,22 @@ def test_self_distill_with_a_teacher_given_or_a_teacher_checkpoint_without_it_is
     plain = [arg for arg in SELF_DISTILL if arg != "self_distill=true"]
     message = run_failing("train.py", f"ckpt_path={teacher_last}", *plain)
     assert message.startswith(f"postag: error: ckpt_path={teacher_last}: the checkpoint is of a run's own teacher")
+
+
+def test_sigterm_names_the_checkpoints_of_the_model_that_was_training(self_distilled_run, tmp_path):
+    out = tmp_path / "run"
+    cfg = OmegaConf.create({"paths": {"output_dir": str(out)}, "self_distill": True})
+    teacher_checkpoints = out / "teacher" / "checkpoints"
+    assert describe(SIGTERMException(), cfg) == (
+        f"postag: stopped by SIGTERM; the checkpoints in {teacher_checkpoints} are complete: "
+        f"resume with ckpt_path={teacher_checkpoints}/last.ckpt (or ckpt_path=latest)"
+    )
+    # once the teacher finished, the run's model is what trains
+    shutil.copytree(self_distilled_run / "teacher", out / "teacher")
+    finished = json.loads((self_distilled_run / "teacher" / "metrics.json").read_text())
+    finished["tested_checkpoint"] = str(teacher_checkpoints / "last.ckpt")
+    (out / "teacher" / "metrics.json").write_text(json.dumps(finished))
+    assert f"the checkpoints in {out}/checkpoints are complete" in describe(SIGTERMException(), cfg)
+    cfg.self_distill = False
+    (out / "teacher" / "metrics.json").unlink()
+    assert f"resume with ckpt_path={out}/checkpoints/last.ckpt" in describe(SIGTERMException(), cfg)
