@@ -2,6 +2,7 @@
 
 import queue
 import sys
+import unicodedata
 
 import pytest
 
@@ -115,3 +116,42 @@ def test_export_split_writes_the_sentences_postag_trains_validates_and_tests_on(
     for split, name in export_split.SPLIT_FILES.items():
         assert reader.read(tmp_path / f"postag-ud-{name}.conllu") == datamodule.sentences[split]
     assert len(datamodule.sentences["val"]) > 0
+
+
+CONLLU = """# sent_id = a
+1-2\tDon't\t_\t_\t_\t_\t_\t_\t_\t_
+1\tDo\tdo\tAUX\t_\t_\t3\taux\t3:aux\t_
+2\tn't\tnot\tPART\t_\t_\t3\tadvmod\t_\t_
+3\tgo\tgo\tVERB\t_\t_\t0\troot\t_\t_
+
+# sent_id = b
+1\tStay\tstay\tVERB\t_\t_\t0\troot\t_\t_
+1.1\tyou\tyou\tPRON\t_\t_\t_\t_\t1:nsubj\t_
+2\there\there\tADV\t_\t_\t1\tadvmod\t_\t_
+
+# sent_id = c
+1\tOK\tok\tINTJ\t_\t_\t0\troot\t_\t_
+"""
+
+
+def test_caseless_treebank_joins_sentences_renumbers_them_and_postag_reads_the_result(tmp_path):
+    import caseless_treebank
+
+    from postag.data.conllu import ConlluReader
+
+    source = tmp_path / "en-ud-train.conllu"
+    source.write_text(CONLLU, encoding="utf-8")
+    out = tmp_path / "caseless.conllu"
+    assert caseless_treebank.convert(source, out, join=2, every=2) == [5, 1]  # a and b joined; c alone
+    rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"]
+    assert [r[0] for r in rows] == ["1-2", "1", "2", "3", "4", "4.1", "5", "1"]
+    assert [r[6] for r in rows] == ["_", "3", "3", "0", "0", "_", "4", "0"]  # b's words point at b's root
+    assert [r[8] for r in rows] == ["_"] * 8
+    # d, o, n, t, g: the 4th, 15th, 14th, 20th and 7th letters of each alphabet; D and d alike; ' kept
+    d, o, n, t, g = (chr(0x05D0 + i) for i in (3, 14, 13, 19, 6))
+    assert [r[1] for r in rows][:4] == [f"{d}{o}{n}'{t}", f"{d}{o}", f"{n}'{t}", f"{g}{o}"]
+    assert all(unicodedata.category(c) == "Lo" for c in caseless_treebank.HEBREW)
+    assert [r[3] for r in rows] == ["_", "AUX", "PART", "VERB", "VERB", "PRON", "ADV", "INTJ"]
+    sentences = ConlluReader("upos").read(out)
+    assert [tags for _, tags in sentences] == [["AUX", "PART", "VERB", "VERB", "ADV"], ["INTJ"]]
+    assert not any(c.isupper() or c.islower() for words, _ in sentences for word in words for c in word)
