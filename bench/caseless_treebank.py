@@ -15,22 +15,20 @@ renumbered, DEPS is cleared. OUT_DIR gets ``caseless-ud-{train,dev,test}.conllu`
 from __future__ import annotations
 
 import argparse
-import gzip
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from postag.data.conllu import COLUMNS, ConlluSentence, parse  # noqa: E402
+from postag.data.corpus import numbered_lines  # noqa: E402
 
 LATIN = "abcdefghijklmnopqrstuvwxyz"
 # 26 letters of a script without case (Georgian's, say, would not do: Unicode gives them capitals)
 HEBREW = "".join(chr(code) for code in range(0x05D0, 0x05D0 + 26))
 TO_CASELESS = str.maketrans(LATIN + LATIN.upper(), HEBREW + HEBREW)
 SPLITS = ("train", "dev", "test")
-
-
-def read_sentences(path: Path) -> list[list[str]]:
-    """The sentences of a CoNLL-U file, each as its lines (comments included)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        blocks = f.read().split("\n\n")
-    return [block.strip("\n").split("\n") for block in blocks if block.strip()]
+ID, FORM, LEMMA, HEAD, DEPS = (COLUMNS.index(name) for name in ("ID", "FORM", "LEMMA", "HEAD", "DEPS"))
 
 
 def shifted(node_id: str, offset: int) -> str:
@@ -44,36 +42,33 @@ def shifted(node_id: str, offset: int) -> str:
     return str(int(node_id) + offset)
 
 
-def joined(sentences: list[list[str]], sent_id: str) -> list[str]:
+def joined(sentences: list[ConlluSentence], sent_id: str) -> list[str]:
     """One sentence of ``sentences`` in turn, in the caseless script."""
     lines, offset = [f"# sent_id = {sent_id}"], 0
     for sentence in sentences:
-        words = 0
-        for line in sentence:
+        for line in sentence.lines:
             if line.startswith("#"):
                 continue
             cols = line.split("\t")
-            cols[0] = shifted(cols[0], offset)
-            cols[1], cols[2] = cols[1].translate(TO_CASELESS), cols[2].translate(TO_CASELESS)
-            if cols[6] not in ("_", "0"):  # HEAD 0 is the root of each joined sentence
-                cols[6] = str(int(cols[6]) + offset)
-            cols[8] = "_"
-            words += cols[0].isdigit()
+            cols[ID] = shifted(cols[ID], offset)
+            cols[FORM], cols[LEMMA] = cols[FORM].translate(TO_CASELESS), cols[LEMMA].translate(TO_CASELESS)
+            if cols[HEAD] not in ("_", "0"):  # HEAD 0 is the root of each joined sentence
+                cols[HEAD] = str(int(cols[HEAD]) + offset)
+            cols[DEPS] = "_"
             lines.append("\t".join(cols))
-        offset += words
+        offset += len(sentence.word_lines)
     return lines
 
 
 def convert(source: Path, out: Path, join: int, every: int) -> list[int]:
     """Write ``out`` from ``source``; the number of words of each sentence written."""
-    sentences = read_sentences(source)
+    sentences = list(parse(numbered_lines(source), str(source)))
     lengths, start, written = [], 0, []
     while start < len(sentences):
-        size = join if len(written) % every == 0 else 1
-        block = joined(sentences[start : start + size], f"caseless-{len(written) + 1}")
-        start += size
-        written.append("\n".join(block))
-        lengths.append(sum(line.split("\t")[0].isdigit() for line in block))
+        group = sentences[start : start + (join if len(written) % every == 0 else 1)]
+        start += len(group)
+        written.append("\n".join(joined(group, f"caseless-{len(written) + 1}")))
+        lengths.append(sum(len(sentence.word_lines) for sentence in group))
     out.write_text("\n\n".join(written) + "\n\n", encoding="utf-8")
     return lengths
 
