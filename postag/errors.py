@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from postag.checkpoint import CheckpointError
@@ -37,7 +39,6 @@ def describe(err: BaseException, cfg=None) -> str:
 
 def interrupted_checkpoints(cfg) -> str:
     """The checkpoint folder of the model that was training: the run's own teacher's until it finished."""
-    run = cfg.paths.output_dir
-    if cfg.get("self_distill") and finished_teacher(run) is None:
-        return str(teacher_dir(run) / "checkpoints")
-    return f"{run}/checkpoints"
+    run = Path(cfg.paths.output_dir)
+    training = teacher_dir(run) if cfg.get("self_distill") and finished_teacher(run) is None else run
+    return str(training / "checkpoints")

@@ -105,7 +105,8 @@ def resume_from(cfg: DictConfig) -> Resume | None:
     path = checkpoint_to_resume(ckpt_path, str(runs_dir))
     if path is None:
         if ckpt_path == "latest":
-            raise CheckpointError(f"ckpt_path=latest: no <run>/checkpoints/last.ckpt or <run>/{TEACHER_DIR}/checkpoints/last.ckpt under {runs_dir}")
+            looked_for = " or ".join(pattern.replace("*", "<run>", 1) for pattern in LATEST_PATTERNS)
+            raise CheckpointError(f"ckpt_path=latest: no {looked_for} under {runs_dir}")
         raise FileNotFoundError(f"ckpt_path: no checkpoint file at {ckpt_path}")
     checkpoint = read_checkpoint(path)
     try:

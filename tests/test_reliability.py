@@ -385,6 +385,22 @@ def test_ckpt_path_latest_finds_the_newest_run(uninterrupted, larger_corpus, tmp
     assert json.loads((tmp_path / "continued" / "metrics.json").read_text())["test/acc"] > 0
 
 
+
+def test_ckpt_path_latest_without_a_run_is_a_one_line_error_naming_what_it_looked_for(tmp_path):
+    from omegaconf import OmegaConf
+
+    from postag.checkpoint import CheckpointError
+    from postag.resume import resume_from
+
+    cfg = OmegaConf.create({"ckpt_path": "latest", "paths": {"log_dir": str(tmp_path)}, "task_name": "train"})
+    runs = tmp_path / "train" / "runs"
+    with pytest.raises(CheckpointError) as raised:
+        resume_from(cfg)
+    assert str(raised.value) == (
+        f"ckpt_path=latest: no <run>/checkpoints/last.ckpt or <run>/teacher/checkpoints/last.ckpt under {runs}"
+    )
+
+
 # ---------------------------------------------------------------- two processes
 
 
