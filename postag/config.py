@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from postag.averaging import DECAY_EXPECTED, valid_decay
 from postag.data.formats import FORMATS
 from postag.model import ATTENTION_IMPLEMENTATIONS
 
@@ -25,7 +26,7 @@ class ConfigError(ValueError):
 
 def _check(cfg: DictConfig, key: str, ok, expected: str) -> None:
     node, _, name = key.rpartition(".")
-    section = cfg.get(node) if node else cfg
+    section = OmegaConf.select(cfg, node) if node else cfg
     if section is None or name not in section:
         return
     value = section.get(name)
@@ -84,6 +85,7 @@ def validate(cfg: DictConfig) -> None:
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
     _check(cfg, "test_checkpoint", lambda v: v in TEST_CHECKPOINTS, " or ".join(TEST_CHECKPOINTS))
+    _check(cfg, "callbacks.ema_weights.decay", valid_decay, DECAY_EXPECTED)
     callbacks = cfg.get("callbacks")
     if cfg.get("test_checkpoint") == "last" and callbacks is not None and not callbacks.get("last_checkpoint"):
         raise ConfigError(LAST_NEEDS_SAVER)

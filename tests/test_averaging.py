@@ -1,8 +1,11 @@
 """EMAWeights: the average it keeps, what validation, checkpoints and tests see, and resuming."""
 
+import json
+
 import lightning as L
 import pytest
 import torch
+from conftest import FIXTURES, SMALL_MODEL, run
 from torch.utils.data import DataLoader, TensorDataset
 
 from postag.averaging import EMAWeights
@@ -146,6 +149,23 @@ def test_a_resumed_run_ends_with_the_average_of_an_uninterrupted_one(tmp_path):
     )
     assert len(steps.weights) == 8  # the last two epochs only
     assert_weights_equal(resumed.state_dict(), whole.state_dict())
+
+
+def test_model_best_tests_the_average_that_evaluate_py_scores_from_its_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    run(
+        "train.py", "model=best", "self_distill=false", "min_steps=null", "debug=limit", "trainer.max_epochs=4", "seed=0",
+        "model.warmup_steps=1", f"data.data_dir={FIXTURES}", "data.val_fraction=0.2", f"hydra.run.dir={out}",
+        *SMALL_MODEL,
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    checkpoint = torch.load(metrics["tested_checkpoint"], weights_only=True)
+    average, trained_on = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert any(not torch.equal(average[k], trained_on[k]) for k in average)  # two sets of weights
+    scored = tmp_path / "eval"
+    run("evaluate.py", f"ckpt_path={metrics['tested_checkpoint']}", f"data.data_dir={FIXTURES}", f"hydra.run.dir={scored}")
+    # evaluate.py reads state_dict, the average: train.py's test scored the same weights
+    assert json.loads((scored / "metrics.json").read_text())["test/loss"] == pytest.approx(metrics["test/loss"])
 
 
 def test_a_decay_outside_0_1_is_an_error():

@@ -85,6 +85,7 @@ def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_tra
     assert best.min_steps == 2500 and char.min_steps is None
     assert best.test_checkpoint == "last" and char.test_checkpoint == "best"
     assert best.self_distill is True and best.model.teacher is None  # its own teacher, trained in the run
+    assert best.callbacks.ema_weights.decay == 0.998 and "ema_weights" not in char.callbacks
     assert "char_n" not in best  # the model keys stay under model
     # command-line overrides still win over the recipe: the ensemble of three is one override away
     overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=3"], tmp_path)

@@ -70,6 +70,10 @@ def assert_no_results(run_dir):
         (["min_steps=-1"], "postag: error: min_steps=-1: expected null or a non-negative integer"),
         (["test_checkpoint=latest"], "postag: error: test_checkpoint='latest': expected best or last"),
         (
+            ["model=best", "callbacks.ema_weights.decay=1"],
+            "postag: error: callbacks.ema_weights.decay=1: expected a number in (0, 1)",
+        ),
+        (
             ["test_checkpoint=last", "callbacks.last_checkpoint=null"],
             "postag: error: test_checkpoint=last needs callbacks.last_checkpoint, which saves the latest weights; "
             "keep it, or set test_checkpoint=best",
