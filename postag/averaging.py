@@ -37,7 +37,6 @@ class EMAWeights(WeightAveraging):
         if not valid_decay(decay):
             raise ValueError(f"EMAWeights: decay={decay!r}: expected {DECAY_EXPECTED}")
         super().__init__(use_buffers=False, multi_avg_fn=get_ema_multi_avg_fn(decay))
-        self.decay = decay
         self._average_in_model = False
 
     def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -56,15 +55,14 @@ class EMAWeights(WeightAveraging):
             self._average_in_model = False
 
     def on_save_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
-        if not self._average_in_model:
-            super().on_save_checkpoint(trainer, pl_module, checkpoint)
-            return
-        # Mid-validation the model holds the average and the averaged model the weights trained on.
-        held = self._average_model.state_dict()
-        checkpoint["current_model_state"] = {
-            name[len("module.") :]: value for name, value in held.items() if name.startswith("module.")
-        }
-        checkpoint["averaging_state"] = {name: value for name, value in held.items() if not name.startswith("module.")}
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
+        if self._average_in_model:
+            # Mid-validation the model holds the average and the averaged model the weights trained
+            # on, so Lightning has put each under the other's key.
+            checkpoint["state_dict"], checkpoint["current_model_state"] = (
+                checkpoint["current_model_state"],
+                checkpoint["state_dict"],
+            )
 
     def on_load_checkpoint(self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]) -> None:
         if trainer.state.fn == TrainerFn.FITTING:  # resuming: the weights trained on, and the average

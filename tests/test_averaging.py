@@ -6,6 +6,7 @@ import lightning as L
 import pytest
 import torch
 from conftest import FIXTURES, SMALL_MODEL, run
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 
 from postag.averaging import EMAWeights
@@ -110,7 +111,7 @@ def test_the_average_is_validated_saved_and_left_in_the_model(tmp_path):
 @pytest.mark.parametrize("callback", [EMAWeights, L.pytorch.callbacks.WeightAveraging], ids=["postag", "lightning"])
 def test_testing_a_checkpoint_scores_its_average(callback, tmp_path):
     model, steps = Regression(), StepRecorder()
-    averaging = EMAWeights(DECAY) if callback is EMAWeights else callback(multi_avg_fn=EMAWeights(DECAY)._kwargs["multi_avg_fn"])
+    averaging = EMAWeights(DECAY) if callback is EMAWeights else callback(multi_avg_fn=get_ema_multi_avg_fn(DECAY))
     fit = trainer(tmp_path, averaging, steps, last_checkpoint(tmp_path))
     fit.fit(model, loader(), loader())
     fit.test(model, loader(), ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"), verbose=False)
