@@ -10,14 +10,16 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.checkpoint import load_tagger
-from postag.config import validate
-from postag.console import quiet_library_noise
-from postag.error_analysis import Token, add_comparison, error_report, tagged_tokens, write_error_report
-from postag.errors import USER_ERRORS, describe
-from postag.report import compare_rows, format_comparison, write_comparison_csv
-from postag.runs import build_trainer, print_comparison, print_per_tag, per_tag_of_test, scalar_metrics, write_reports
-from postag.tagger import Tagger
+from postag.analysis.error_analysis import Token, add_comparison, error_report, tagged_tokens, write_error_report
+from postag.analysis.report import (
+    compare_rows, format_comparison, per_tag_of_test, print_comparison, print_per_tag, write_comparison_csv,
+    write_reports,
+)
+from postag.app.tagger import Tagger
+from postag.app.console import USER_ERRORS, describe, quiet_library_noise
+from postag.training.build import build_trainer, scalar_metrics
+from postag.training.checkpoint import load_tagger
+from postag.training.config import validate
 
 
 class Scored(NamedTuple):

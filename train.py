@@ -11,21 +11,14 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.config import ConfigError, validate
-from postag.console import quiet_library_noise
-from postag.errors import USER_ERRORS, describe
-from postag.own_teacher import finished_teacher, teacher_config, teacher_dir, teacher_metrics
-from postag.resume import Resume, check_vocabularies, register_resolvers, resume_from
-from postag.runs import (
-    build_model,
-    build_trainer,
-    checkpoint_to_test,
-    epochs_for,
-    log_hparams_with_metrics,
-    per_tag_of_test,
-    scalar_metrics,
-    write_reports,
+from postag.analysis.report import per_tag_of_test, write_reports
+from postag.app.console import USER_ERRORS, describe, quiet_library_noise
+from postag.training.build import (
+    build_model, build_trainer, checkpoint_to_test, epochs_for, log_hparams_with_metrics, scalar_metrics,
 )
+from postag.training.config import validate
+from postag.training.resume import Resume, check_vocabularies, register_resolvers, resume_from
+from postag.training.self_distill import teacher_metrics, with_own_teacher
 
 log = logging.getLogger(__name__)
 register_resolvers()  # before Hydra composes the config: the run directory depends on ckpt_path
@@ -49,22 +42,10 @@ def train(cfg: DictConfig) -> dict:
         cfg.trainer.max_epochs = epochs_for(cfg.trainer.max_epochs, cfg.min_steps, batches, cfg.trainer.accumulate_grad_batches)
         log.info("min_steps=%d: %d epochs of %d batches", cfg.min_steps, cfg.trainer.max_epochs, batches)
 
-    teacher = None
-    if cfg.get("self_distill"):
-        # The run's own teacher first, unless it finished before this run was stopped.
-        teacher_resume, resume = (resume, None) if resume is not None and resume.of_teacher else (None, resume)
-        teacher = finished_teacher(cfg.paths.output_dir)
-        if teacher is None:
-            log.info("self_distill: training the teacher in %s", teacher_dir(cfg.paths.output_dir))
-            teacher = fit_and_test(teacher_config(cfg), datamodule, teacher_resume)
-            if not teacher.get("tested_checkpoint"):
-                raise ConfigError(
-                    # a fast dev run, which saves none either, is stopped before this by the config check
-                    "self_distill=true: the teacher saved no checkpoint to learn from; train with the checkpoint "
-                    "callback test_checkpoint reads (best: callbacks.model_checkpoint, last: callbacks.last_checkpoint)"
-                )
-        cfg.model.teacher = teacher["tested_checkpoint"]
-        log.info("self_distill: training on the probabilities of %s", cfg.model.teacher)
+    # self_distill: the run's own teacher first, unless it finished before this run was stopped
+    teacher = with_own_teacher(cfg, datamodule, resume, fit_and_test)
+    if resume is not None and resume.of_teacher:
+        resume = None  # the teacher's checkpoint, used up by the teacher
     return fit_and_test(cfg, datamodule, resume, teacher)
 
 

@@ -8,7 +8,7 @@ Every measurement runs in a fresh child process (so peak memory is its own) on t
 same sentences: the CoNLL-2000 training and test splits from $POSTAG_DATA_DIR, or,
 without them, synthetic sentences whose lengths follow a log-normal fitted to
 CoNLL-2000 (mean 23.7 tokens). Throughput counts real (non-padding) tokens. Every
-child keeps freed memory for reuse, as `postag tag` does (postag.cpu.keep_freed_memory);
+child keeps freed memory for reuse, as `postag tag` does (postag.app.cpu.keep_freed_memory);
 --malloc glibc leaves glibc's malloc as it is, and --malloc both measures every
 configuration both ways, side by side.
 
@@ -53,9 +53,9 @@ from postag.data import (  # noqa: E402
     padding_share,
     read_conll,
 )
-from postag.cpu import keep_freed_memory  # noqa: E402
-from postag.model import Transformer  # noqa: E402
-from postag.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402  (the batches postag's Tagger makes)
+from postag.app.cpu import keep_freed_memory  # noqa: E402
+from postag.network.model import Transformer  # noqa: E402
+from postag.app.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402  (the batches postag's Tagger makes)
 
 TAGS = "NN IN NNP DT JJ NNS , . CD VBD RB VB CC TO VBZ VBN PRP VBG VBP MD POS PRP$ $ `` '' : WDT JJR NNPS RP WP WRB JJS RBR ) ( EX RBS PDT FW WP$ # UH SYM".split()
 
@@ -141,9 +141,9 @@ def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
     """
     from hydra import compose, initialize_config_dir
 
-    from postag.word_features import CharCNN
-    from postag.runs import build_model
-    from postag.tagger import Tagger
+    from postag.network.word_features import CharCNN
+    from postag.training.build import build_model
+    from postag.app.tagger import Tagger
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):
         cfg = compose(config_name="train", overrides=job["model"])
@@ -382,7 +382,7 @@ def main() -> None:
         "--malloc",
         choices=list(KEEP_FREED_MEMORY),
         default="keep",
-        help="keep: freed memory is kept for reuse (postag.cpu.keep_freed_memory, as `postag tag` does); "
+        help="keep: freed memory is kept for reuse (postag.app.cpu.keep_freed_memory, as `postag tag` does); "
         "glibc: glibc's defaults, which hand freed memory back; both: every configuration both ways",
     )
     parser.add_argument("--write", type=Path, help="append the table to this Markdown file")
@@ -447,7 +447,7 @@ def main() -> None:
         f"Measured {datetime.date.today().isoformat()} on {platform.processor() or platform.machine()}"
         f" ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads), torch {torch.__version__},"
         f" device {args.device}, data: {source}; unless a row says otherwise, freed memory is kept for reuse"
-        " (postag.cpu.keep_freed_memory).",
+        " (postag.app.cpu.keep_freed_memory).",
         f"Command: `python bench/benchmark.py {shlex.join(sys.argv[1:])}`".rstrip(),
         "",
         "| stage | precision | configuration | padding | real tokens/s | vs reference | vs torch encoder, same batches "

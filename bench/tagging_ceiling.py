@@ -35,11 +35,11 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import postag.model  # noqa: E402
+import postag.network.model  # noqa: E402
 from benchmark import PostagTagger, TorchEncoderTagger, batches_of, load_sentences  # noqa: E402
-from postag.cpu import keep_freed_memory  # noqa: E402
+from postag.app.cpu import keep_freed_memory  # noqa: E402
 from postag.data import Vocabularies, collate  # noqa: E402
-from postag.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402
+from postag.app.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402
 
 MATRIX_PRODUCTS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::_addmm_activation")
 
@@ -47,15 +47,15 @@ MATRIX_PRODUCTS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::_addmm_activat
 @contextlib.contextmanager
 def torch_kernels(model: torch.nn.Module):
     """Within the block, postag's LayerNorm and softmax run torch's fused kernels."""
-    norms = [m for m in model.modules() if isinstance(m, postag.model.LayerNorm)]
+    norms = [m for m in model.modules() if isinstance(m, postag.network.model.LayerNorm)]
     for norm in norms:
         norm.forward = lambda x, norm=norm: F.layer_norm(x, norm.norm_shape, norm.weight, norm.bias, norm.eps)
-    hand_built = postag.model.softmax
-    postag.model.softmax = lambda x: torch.softmax(x, dim=-1)
+    hand_built = postag.network.model.softmax
+    postag.network.model.softmax = lambda x: torch.softmax(x, dim=-1)
     try:
         yield
     finally:
-        postag.model.softmax = hand_built
+        postag.network.model.softmax = hand_built
         for norm in norms:
             del norm.forward  # back to the class's forward
 

@@ -1,44 +1,28 @@
-"""The errors a user can cause, and the one-line message each gets at the command line."""
+"""The errors a user can cause; each message says in one line what was wrong and where
+(postag.app.console turns them into the command line's one-line reports)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
-from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-from postag.checkpoint import CheckpointError
-from postag.config import ConfigError
-from postag.data import CorpusFormatError, DownloadError, UnknownTagError
-from postag.model import SequenceTooLongError
-from postag.own_teacher import finished_teacher, teacher_dir
-
-# Bad input and interruptions: reported in one line, exit status 1, no traceback.
-USER_ERRORS = (
-    ConfigError,
-    CorpusFormatError,
-    DownloadError,
-    UnknownTagError,
-    SequenceTooLongError,
-    CheckpointError,
-    FileNotFoundError,
-    FloatingPointError,
-    SIGTERMException,
-)
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key, the value and what is expected."""
 
 
-def describe(err: BaseException, cfg=None) -> str:
-    """``postag: error: ...`` with what to do next where there is something to do."""
-    if isinstance(err, SIGTERMException):
-        checkpoints = "<run>/checkpoints" if cfg is None else interrupted_checkpoints(cfg)
-        return (
-            f"postag: stopped by SIGTERM; the checkpoints in {checkpoints} are complete: resume with "
-            f"ckpt_path={checkpoints}/last.ckpt (or ckpt_path=latest)"
-        )
-    return f"postag: error: {err}"
+class CorpusFormatError(ValueError):
+    """A corpus file that does not follow its format; the message names file and line."""
 
 
-def interrupted_checkpoints(cfg) -> str:
-    """The checkpoint folder of the model that was training: the run's own teacher's until it finished."""
-    run = Path(cfg.paths.output_dir)
-    training = teacher_dir(run) if cfg.get("self_distill") and finished_teacher(run) is None else run
-    return str(training / "checkpoints")
+class UnknownTagError(ValueError):
+    """Evaluation data whose tags mostly fall outside the model's tag set (the wrong checkpoint for the data)."""
+
+
+class DownloadError(RuntimeError):
+    """The corpus could not be fetched or did not match its checksum."""
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable postag checkpoint; the message names it."""
+
+
+class SequenceTooLongError(ValueError):
+    """A sentence is longer than the positional embeddings cover."""

@@ -5,9 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from postag.adversarial import adversarial_perturbation
+from postag.training.losses import adversarial_perturbation
 from postag.data import IGNORE_INDEX, Vocabularies, collate
-from postag.module import TaggerModule, features_of
+from postag.network.tagging import features_of
+from postag.training.build import tagger_module
 
 TRAIN = [
     (["the", "cat", "sat", "on", "the", "mat", "."], ["DT", "NN", "VBD", "IN", "DT", "NN", "."]),
@@ -33,7 +34,7 @@ def test_perturbation_moves_each_token_by_epsilon_on_average_along_the_gradient(
 
 
 def _module(vocab, **kwargs):
-    return TaggerModule(
+    return tagger_module(
         vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2, dropout=0.0, **kwargs
     )
 
@@ -49,10 +50,10 @@ def test_training_loss_adds_the_loss_at_inputs_moved_along_the_gradient():
     targets = batch.labels.flatten()
 
     def loss_at(extra):
-        logits = model.head(model.encoder(batch.tokens, batch.mask, extra))
+        logits = model.net.head(model.net.encoder(batch.tokens, batch.mask, extra))
         return F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=IGNORE_INDEX)
 
-    extra = features_of(model.word_features, batch)
+    extra = features_of(model.net.word_features, batch)
     clean = loss_at(extra)
     (grad,) = torch.autograd.grad(clean, extra, retain_graph=True)
     real = batch.mask.sum(1, keepdim=True).unsqueeze(-1)  # (B, 1, 1)
@@ -61,7 +62,7 @@ def test_training_loss_adds_the_loss_at_inputs_moved_along_the_gradient():
     torch.testing.assert_close(loss, clean + moved)
     assert moved > clean  # the step raises the loss
     loss.backward()
-    assert model.word_features.chars.embedding.weight.grad.abs().sum() > 0
+    assert model.net.word_features.chars.embedding.weight.grad.abs().sum() > 0
 
     # validation and test: the plain loss alone
     model.eval()
@@ -83,7 +84,7 @@ def test_adversarial_training_without_word_features_and_in_windows():
     model.train()
     model.zero_grad()
     model.model_step(batch)[0].backward()
-    assert model.encoder.token_embedding.weight.grad.abs().sum() > 0
+    assert model.net.encoder.token_embedding.weight.grad.abs().sum() > 0
 
 
 def test_adversarial_must_not_be_negative():

@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from postag.attention import OffsetProfile, position_similarity
+from postag.analysis.attention import OffsetProfile, position_similarity
 from postag.data import Vocabularies, collate
-from postag.model import SequenceTooLongError
-from postag.module import TaggerModule
-from postag.tagger import Tagger
+from postag.network.model import SequenceTooLongError
+from postag.training.build import tagger_module
+from postag.app.tagger import Tagger
 
 
 def _profile_by_loops(weights, mask, offsets):
@@ -82,14 +82,14 @@ def _vocab_and_batch():
 def test_forward_with_attention_gives_forwards_scores_and_the_first_taggers_weights(ensemble):
     torch.manual_seed(0)
     vocab, batch = _vocab_and_batch()
-    module = TaggerModule(
+    module = tagger_module(
         vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=2, h=2, positional=True,
         char_vocab_size=len(vocab.chars), char_n=4, ensemble=ensemble,
     ).eval()
-    scores, weights = module.forward_with_attention(batch)
+    scores, weights = module.net.forward_with_attention(batch)
     torch.testing.assert_close(scores, module(batch))
-    extra = module.word_features(batch.chars, batch.shapes, batch.suffixes)
-    _, expected = module.encoder(batch.tokens, batch.mask, extra, need_weights=True)
+    extra = module.net.word_features(batch.chars, batch.shapes, batch.suffixes)
+    _, expected = module.net.encoder(batch.tokens, batch.mask, extra, need_weights=True)
     assert len(weights) == 2 and weights[0].shape == (2, 2, 3, 3)
     for got, want in zip(weights, expected):
         torch.testing.assert_close(got, want)
@@ -106,7 +106,7 @@ def test_explain_gives_the_tags_top_probabilities_and_attention(checkpoint):
     explanation = tagger.explain(words, top=3)
     assert explanation.tags == tagger.tag(words)
     model = tagger.model
-    blocks, heads = model.hparams.n, model.hparams.h
+    blocks, heads = model.settings["n"], model.settings["h"]
     assert explanation.attention.shape == (blocks, heads, 7, 7)
     torch.testing.assert_close(explanation.attention.sum(-1), torch.ones(blocks, heads, 7))
     with torch.no_grad():
@@ -126,7 +126,7 @@ def test_explain_gives_the_tags_top_probabilities_and_attention(checkpoint):
 def test_postag_explain_prints_top_tags_and_writes_the_attention_png(checkpoint, tmp_path):
     png = tmp_path / "maps.png"
     result = subprocess.run(
-        [sys.executable, "-m", "postag.cli", "explain", "--ckpt", str(checkpoint), "--output", str(png),
+        [sys.executable, "-m", "postag.app.cli", "explain", "--ckpt", str(checkpoint), "--output", str(png),
          "--top", "2", "The", "old", "man", "the", "boats", "."],
         capture_output=True, text=True, timeout=120,
     )
@@ -144,7 +144,7 @@ def test_views_are_drawn_every_n_epochs_and_after_the_last(tmp_path):
 
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from postag.callbacks import ValidationView
+    from postag.analysis.views import ValidationView
 
     view = ValidationView(every_n_epochs=5)
     trainer = SimpleNamespace(is_global_zero=True, loggers=[TensorBoardLogger(tmp_path)], sanity_checking=False, max_epochs=12)

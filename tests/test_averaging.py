@@ -9,8 +9,8 @@ from conftest import FIXTURES, SMALL_MODEL, run
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
 
-from postag.averaging import EMAWeights
-from postag.interrupt import InterruptedCheckpoint
+from postag.training.averaging import EMAWeights
+from postag.training.interrupt import InterruptedCheckpoint
 
 DECAY = 0.7  # far from 1, so that every step counts in the average
 
@@ -50,7 +50,7 @@ class StepRecorder(L.Callback):
 
 
 class ViewRecorder(L.Callback):
-    """The weights a view drawn at the end of a validation epoch sees (postag.callbacks)."""
+    """The weights a view drawn at the end of a validation epoch sees (postag.analysis.views)."""
 
     def __init__(self):
         self.weights = []

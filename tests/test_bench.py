@@ -41,20 +41,20 @@ def test_tagging_ceiling_swaps_in_torch_kernels_and_puts_postags_back():
     import tagging_ceiling
     import torch
 
-    import postag.model
+    import postag.network.model
 
     torch.manual_seed(0)
     model = benchmark.PostagTagger(50, 7, hidden_n=16, n=2, h=4, ff_dim=32, attention="manual").eval()
     tokens = torch.randint(1, 50, (3, 9))
     mask = torch.arange(9)[None, :] < torch.tensor([9, 5, 1])[:, None]
     hand_built = model(tokens, mask)
-    softmax = postag.model.softmax
+    softmax = postag.network.model.softmax
     with tagging_ceiling.torch_kernels(model):
-        assert postag.model.softmax is not softmax
-        assert all("forward" in vars(m) for m in model.modules() if isinstance(m, postag.model.LayerNorm))
+        assert postag.network.model.softmax is not softmax
+        assert all("forward" in vars(m) for m in model.modules() if isinstance(m, postag.network.model.LayerNorm))
         fused = model(tokens, mask)
     torch.testing.assert_close(fused, hand_built, atol=1e-5, rtol=1e-5)
-    assert postag.model.softmax is softmax
+    assert postag.network.model.softmax is softmax
     assert not any("forward" in vars(m) for m in model.modules())
     torch.testing.assert_close(model(tokens, mask), hand_built, atol=0, rtol=0)
 

@@ -8,9 +8,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from postag.module import TaggerModule
-from postag import runs
-from postag.runs import build_trainer
+from postag.training.module import TaggerModule
+from postag.training import build as runs
+from postag.training.build import build_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 from tiny_corpus import TINY_DIR as FIXTURES
@@ -38,27 +38,27 @@ def test_default_train_config_builds_the_exercise_model(tmp_path):
     cfg = compose_config("train", [], tmp_path)
     model = build_model(cfg)
     assert (model.hparams.hidden_n, model.hparams.n, model.hparams.h) == (128, 3, 3)
-    assert model.encoder.position_embedding is None
-    assert len(model.encoder.blocks) == 3
+    assert model.net.encoder.position_embedding is None
+    assert len(model.net.encoder.blocks) == 3
     assert cfg.seed is not None and cfg.trainer.accelerator == "cpu"
 
 
 def test_model_char_adds_word_features(tmp_path):
     model = build_model(compose_config("train", ["model=char"], tmp_path))
-    features = model.word_features
+    features = model.net.word_features
     assert features.chars is not None and features.chars.embedding.embedding_dim == 32
     assert features.shape is not None and features.suffix is not None
-    assert model.encoder.position_embedding is not None
-    plain = build_model(compose_config("train", ["model=pos"], tmp_path)).word_features
+    assert model.net.encoder.position_embedding is not None
+    plain = build_model(compose_config("train", ["model=pos"], tmp_path)).net.word_features
     assert plain.chars is None and plain.shape is None and plain.suffix is None
 
 
 def test_ablation_steps_add_one_thing_each(tmp_path):
     def parts(name):
         model = build_model(compose_config("train", [f"model={name}"], tmp_path))
-        features = model.word_features
+        features = model.net.word_features
         return (
-            model.encoder.position_embedding is not None,
+            model.net.encoder.position_embedding is not None,
             features.chars is not None,
             features.shape is not None and features.suffix is not None,
         )
@@ -90,33 +90,33 @@ def test_best_recipe_is_one_char_tagger_with_an_offset_bias_and_convolutions_tra
     # command-line overrides still win over the recipe: the ensemble of three is one override away
     overridden = compose_config("train", ["model=best", "data.val_fraction=0.1", "model.ensemble=3"], tmp_path)
     assert overridden.data.val_fraction == 0.1 and overridden.model.ensemble == 3
-    assert len(build_model(best).members()) == 1
-    assert len(build_model(overridden).members()) == 3
+    assert len(build_model(best).net.members()) == 1
+    assert len(build_model(overridden).net.members()) == 3
 
 
 def test_model_pos_adds_positional_embeddings(tmp_path):
     model = build_model(compose_config("train", ["model=pos"], tmp_path))
-    assert model.encoder.position_embedding is not None
-    assert model.encoder.position_embedding.num_embeddings == 256
+    assert model.net.encoder.position_embedding is not None
+    assert model.net.encoder.position_embedding.num_embeddings == 256
     assert model.hparams.hidden_n == 128  # everything else from base
 
 
 @pytest.mark.parametrize(
     "override, check",
     [
-        ("model.h=4", lambda m: m.encoder.blocks[0].attention.h == 4),
-        ("model.n=2", lambda m: len(m.encoder.blocks) == 2),
-        ("model.hidden_n=256", lambda m: m.encoder.token_embedding.embedding_dim == 256),
-        ("model.max_len=100", lambda m: m.encoder.max_len == 100),
-        ("model.norm_first=false", lambda m: m.encoder.blocks[0].norm_first is False),
+        ("model.h=4", lambda m: m.net.encoder.blocks[0].attention.h == 4),
+        ("model.n=2", lambda m: len(m.net.encoder.blocks) == 2),
+        ("model.hidden_n=256", lambda m: m.net.encoder.token_embedding.embedding_dim == 256),
+        ("model.max_len=100", lambda m: m.net.encoder.max_len == 100),
+        ("model.norm_first=false", lambda m: m.net.encoder.blocks[0].norm_first is False),
         (
             "model.char_kernels=[2,3,4,5]",
-            lambda m: m.word_features.chars is None and m.hparams.char_kernels == (2, 3, 4, 5),
+            lambda m: m.net.word_features.chars is None and m.hparams.char_kernels == (2, 3, 4, 5),
         ),
-        ("model=char", lambda m: [c.kernel_size for c in m.word_features.chars.convs] == [(3,)]),
-        ("model.conv_kernel=5", lambda m: all(b.convolution.conv.kernel_size == (5,) for b in m.encoder.blocks)),
-        ("model.affix_features=true", lambda m: m.word_features.affix.num_embeddings == m.hparams.affix_vocab_size > 2),
-        ("model.norm_features=true", lambda m: m.word_features.norm.num_embeddings == m.hparams.norm_vocab_size > 2),
+        ("model=char", lambda m: [c.kernel_size for c in m.net.word_features.chars.convs] == [(3,)]),
+        ("model.conv_kernel=5", lambda m: all(b.convolution.conv.kernel_size == (5,) for b in m.net.encoder.blocks)),
+        ("model.affix_features=true", lambda m: m.net.word_features.affix.num_embeddings == m.hparams.affix_vocab_size > 2),
+        ("model.norm_features=true", lambda m: m.net.word_features.norm.num_embeddings == m.hparams.norm_vocab_size > 2),
     ],
 )
 def test_model_overrides_reach_the_encoder(tmp_path, override, check):
@@ -212,8 +212,8 @@ def test_config_values_are_the_constructors_defaults(group, node, tmp_path):
     import inspect
 
     cfg = compose_config("train", [f"{group}={node}"], tmp_path)[group]
-    target = instantiate({"_target_": "hydra.utils.get_class", "path": cfg._target_})
-    parameters = inspect.signature(target.__init__).parameters
+    target = instantiate({"_target_": "hydra.utils.get_object", "path": cfg._target_})
+    parameters = inspect.signature(target).parameters
     differing = {
         key: (value, parameters[key].default)
         for key, value in cfg.items()
@@ -244,7 +244,8 @@ def test_min_steps_raises_the_epochs_of_short_corpora_only(max_epochs, min_steps
 def test_a_gpu_that_is_not_there_is_one_line_before_any_data(tmp_path, monkeypatch):
     import torch
 
-    from postag.config import ConfigError, validate
+    from postag.errors import ConfigError
+    from postag.training.config import validate
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     cfg = compose_config("train", ["trainer.accelerator=gpu"], tmp_path)
@@ -261,7 +262,8 @@ def test_a_gpu_that_is_not_there_is_one_line_before_any_data(tmp_path, monkeypat
 
 
 def test_a_fast_dev_run_of_a_self_distilled_recipe_trains_the_model_alone_or_stops_in_one_line(tmp_path):
-    from postag.config import ConfigError, validate
+    from postag.errors import ConfigError
+    from postag.training.config import validate
 
     # debug=fast_dev_run switches the recipe's own teacher off: a fast dev run saves no checkpoint to hand on
     quick = compose_config("train", ["model=best", "debug=fast_dev_run"], tmp_path)

@@ -10,7 +10,7 @@ import torch
 
 from conftest import ROOT, SMALL_MODEL, run
 from postag.data import CHECKPOINT_KEY
-from postag.tagger import Tagger
+from postag.app.tagger import Tagger
 
 from treebank import write_treebank
 
@@ -74,7 +74,7 @@ def test_an_xpos_dev_tag_unseen_in_training_is_scored_wrong_and_listed(tmp_path)
 
 
 def postag_cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "postag.cli", *map(str, args)], input=stdin, capture_output=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "postag.app.cli", *map(str, args)], input=stdin, capture_output=True, timeout=120)
 
 
 def test_tag_conllu_input_writes_the_file_back_with_predicted_tags_only(treebank_run):

@@ -1,4 +1,4 @@
-"""postag.cpu.keep_freed_memory: the malloc settings it asks for, and where it changes nothing."""
+"""postag.app.cpu.keep_freed_memory: the malloc settings it asks for, and where it changes nothing."""
 
 import platform
 import subprocess
@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-import postag.cpu
-from postag.cpu import keep_freed_memory
+import postag.app.cpu
+from postag.app.cpu import keep_freed_memory
 
 
 class FakeLibc:
@@ -25,8 +25,8 @@ class FakeLibc:
 
 
 def use_libc(monkeypatch, libc):
-    monkeypatch.setattr(postag.cpu.sys, "platform", "linux")
-    monkeypatch.setattr(postag.cpu.ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setattr(postag.app.cpu.sys, "platform", "linux")
+    monkeypatch.setattr(postag.app.cpu.ctypes, "CDLL", lambda name: libc)
 
 
 def test_glibc_is_asked_for_a_fixed_mmap_threshold_and_a_high_trim_threshold(monkeypatch):
@@ -53,8 +53,8 @@ def test_other_systems_are_left_alone(monkeypatch):
     def no_library(name):
         raise AssertionError("no C library should be loaded off Linux")
 
-    monkeypatch.setattr(postag.cpu.sys, "platform", "darwin")
-    monkeypatch.setattr(postag.cpu.ctypes, "CDLL", no_library)
+    monkeypatch.setattr(postag.app.cpu.sys, "platform", "darwin")
+    monkeypatch.setattr(postag.app.cpu.ctypes, "CDLL", no_library)
     assert keep_freed_memory() is False
 
 
@@ -62,7 +62,7 @@ def test_other_systems_are_left_alone(monkeypatch):
 def test_the_real_glibc_accepts_the_settings():
     # In a process of its own: the settings last for the life of the process.
     out = subprocess.run(
-        [sys.executable, "-c", "from postag.cpu import keep_freed_memory; print(keep_freed_memory())"],
+        [sys.executable, "-c", "from postag.app.cpu import keep_freed_memory; print(keep_freed_memory())"],
         capture_output=True, text=True, check=True,
     )
     assert out.stdout.strip() == "True"

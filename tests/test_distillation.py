@@ -13,10 +13,13 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import OmegaConf
 
 from conftest import FIXTURES, SMALL_MODEL, run
-from postag.checkpoint import CheckpointError, load_tagger, load_teacher
+from postag.errors import CheckpointError
+from postag.training.checkpoint import load_tagger
+from postag.training.self_distill import load_teacher
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, Vocabularies, collate
-from postag.errors import describe
-from postag.module import TaggerModule, distillation_loss
+from postag.app.console import describe
+from postag.training.losses import distillation_loss
+from postag.training.build import tagger_module
 from test_reliability import run_failing
 
 TRAIN = [(["the", "cat", "sat"], ["DT", "NN", "VB"]), (["a"], ["DT"]), (["the", "cat"], ["DT", "NN"])]
@@ -41,7 +44,7 @@ def test_distillation_loss_is_the_soft_cross_entropy_over_the_scored_tokens():
 
 
 def _module(vocab, **kwargs):
-    return TaggerModule(vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2, dropout=0.0, **kwargs)
+    return tagger_module(vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2, dropout=0.0, **kwargs)
 
 
 def test_training_loss_mixes_gold_and_teacher_and_the_teacher_stays_out_of_the_checkpoint():
@@ -53,7 +56,7 @@ def test_training_loss_mixes_gold_and_teacher_and_the_teacher_stays_out_of_the_c
     student.attach_teacher(teacher)
     student.train()
     loss, _ = student.model_step(batch)
-    logits = student.member_logits(batch)[0]
+    logits = student.net.member_logits(batch)[0]
     targets = batch.labels.flatten()
     gold = F.cross_entropy(logits.flatten(0, 1), targets, ignore_index=IGNORE_INDEX)
     soft = distillation_loss(logits, teacher(batch).softmax(-1), targets)

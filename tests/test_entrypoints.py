@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from postag.data import CHECKPOINT_KEY
-from postag.sweep import summarize
+from postag.analysis.sweep import summarize
 
 from conftest import FIXTURES, SMALL_MODEL, run
 
@@ -94,7 +94,7 @@ def test_tensorboard_shows_attention_positions_and_the_word_embeddings(trained_r
     assert frequencies == sorted(frequencies, reverse=True) and frequencies[0] > 1
     assert all(r[1] in checkpoint[CHECKPOINT_KEY]["tags"] for r in rows[1:])
     vectors = [[float(v) for v in line.split("\t")] for line in (metadata.parent / "tensors.tsv").read_text().splitlines()]
-    embedding = checkpoint["state_dict"]["encoder.token_embedding.weight"]
+    embedding = checkpoint["state_dict"]["net.encoder.token_embedding.weight"]
     expected = embedding[[words.index(r[0]) for r in rows[1:]]]
     torch.testing.assert_close(torch.tensor(vectors), expected, rtol=1e-4, atol=1e-5)
 
@@ -149,8 +149,8 @@ def test_test_checkpoint_last_tests_and_names_the_weights_after_the_last_epoch(t
 def test_checkpoint_to_test_takes_the_monitored_saver_for_best_and_the_unmonitored_one_for_last():
     from types import SimpleNamespace
 
-    from postag.config import ConfigError
-    from postag.runs import checkpoint_to_test
+    from postag.errors import ConfigError
+    from postag.training.build import checkpoint_to_test
 
     best = SimpleNamespace(monitor="val/acc", best_model_path="run/checkpoints/epoch_002-val_acc_0.9000.ckpt")
     last = SimpleNamespace(monitor=None, best_model_path="run/checkpoints/last.ckpt")
@@ -200,7 +200,7 @@ def test_two_job_multirun_gives_a_directory_each(tmp_path, capsys):
     csv_lines = (sweep / "summary.csv").read_text().splitlines()
     assert csv_lines[0].startswith("job,overrides,val/acc_best,test/acc") and len(csv_lines) == 3
 
-    from postag.cli import main as postag_main
+    from postag.app.cli import main as postag_main
 
     capsys.readouterr()
     assert postag_main(["sweep-summary", str(sweep)]) == 0

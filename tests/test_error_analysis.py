@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from postag.error_analysis import (
+from postag.analysis.error_analysis import (
     add_comparison,
     confusion_groups,
     context,

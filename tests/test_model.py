@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from postag.model import (
+from postag.network.model import (
     Attention,
     LayerNorm,
     LocalConvolution,

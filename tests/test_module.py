@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from postag.data import IGNORE_INDEX, Vocabularies, collate
-from postag.module import TaggerModule
-from postag.report import format_per_tag_table, per_tag_rows
+from postag.training.build import tagger_module
+from postag.training.module import TaggerModule
+from postag.analysis.report import format_per_tag_table, per_tag_rows
 
 TAGS = ["DT", "NN", "VB"]
 
@@ -14,7 +15,7 @@ TAGS = ["DT", "NN", "VB"]
 def small_module(**kwargs) -> TaggerModule:
     args = dict(vocab_size=12, tag_names=TAGS, hidden_n=8, n=1, h=2, dropout=0.0)
     args.update(kwargs)
-    return TaggerModule(**args)
+    return tagger_module(**args)
 
 
 def test_per_tag_rows_tell_absent_from_always_wrong():
@@ -128,7 +129,7 @@ def test_compiled_module_matches_eager_and_keeps_parameter_names():
     torch.testing.assert_close(compiled(batch), eager(batch), rtol=1e-4, atol=1e-5)
     loss, _ = compiled.model_step(batch)
     loss.backward()
-    assert compiled.encoder.token_embedding.weight.grad is not None
+    assert compiled.net.encoder.token_embedding.weight.grad is not None
 
 
 def test_bf16_autocast_keeps_the_loss_finite_with_padding():
@@ -155,12 +156,12 @@ def test_ensemble_averages_the_probabilities_of_independently_initialised_tagger
     # The first tagger keeps a single tagger's parameter names, so one-tagger checkpoints load as before.
     names = set(module.state_dict())
     assert set(single.state_dict()) <= names
-    assert {name.split(".")[1] for name in names - set(single.state_dict())} == {"0", "1"}
-    members = module.members()
+    assert {name.split(".")[2] for name in names - set(single.state_dict())} == {"0", "1"}
+    members = module.net.members()
     assert len(members) == 3
     first, second = members[0][1].token_embedding.weight, members[1][1].token_embedding.weight
     assert not torch.equal(first, second)  # each tagger starts from its own random weights
-    member_logits = module.member_logits(batch)
+    member_logits = module.net.member_logits(batch)
     averaged = torch.stack([logits.softmax(-1) for logits in member_logits]).mean(0)  # (B, S, T)
     torch.testing.assert_close(module(batch).exp(), averaged)
     loss, preds = module.model_step(batch)
@@ -179,5 +180,28 @@ def test_single_tagger_forward_is_its_raw_logits():
     torch.manual_seed(0)
     vocab, batch = _tiny_batch()
     module = small_module(vocab_size=len(vocab.words)).eval()
-    hidden = module.encoder(batch.tokens, batch.mask, module.word_features(batch.chars, batch.shapes, batch.suffixes))
-    torch.testing.assert_close(module(batch), module.head(hidden))
+    hidden = module.net.encoder(batch.tokens, batch.mask, module.net.word_features(batch.chars, batch.shapes, batch.suffixes))
+    torch.testing.assert_close(module(batch), module.net.head(hidden))
+
+
+def test_parameters_named_as_before_the_network_was_a_module_of_its_own_load_under_net():
+    """Checkpoints of the earlier layout name the network's parts at the module's top level
+    (``encoder.``, ``head.``, ``extra_members.``); they load, alone and inside the weight
+    average's AveragedModel (``module.`` before every name), as resuming such a run does."""
+    from torch.optim.swa_utils import AveragedModel
+
+    torch.manual_seed(0)
+    trained = small_module(ensemble=2)
+    earlier = {name.removeprefix("net."): value for name, value in trained.state_dict().items()}
+    assert any(name.startswith("extra_members.") for name in earlier) and not any("net." in n for n in earlier)
+    fresh = small_module(ensemble=2)
+    assert not torch.equal(fresh.net.head.weight, trained.net.head.weight)
+    fresh.load_state_dict(earlier)
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(fresh.state_dict()[name], value, rtol=0, atol=0)
+    average = AveragedModel(small_module(ensemble=2))
+    average.load_state_dict({"n_averaged": torch.tensor(3), **{f"module.{n}": v for n, v in earlier.items()}})
+    for name, value in trained.state_dict().items():
+        torch.testing.assert_close(average.module.state_dict()[name], value, rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="Missing key"):  # names of neither layout still fail
+        small_module(ensemble=2).load_state_dict({f"other.{n}": v for n, v in earlier.items()})

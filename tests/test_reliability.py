@@ -206,20 +206,20 @@ def test_a_file_that_is_not_a_checkpoint_gets_one_line_everywhere(tmp_path):
             last = run_failing(script, f"ckpt_path={path}", f"hydra.run.dir={tmp_path / 'run'}")
             assert last == f"postag: error: {message}", (script, last)
         result = subprocess.run(
-            [sys.executable, "-m", "postag.cli", "tag", "--ckpt", str(path)], input=b"a\n", capture_output=True, timeout=120
+            [sys.executable, "-m", "postag.app.cli", "tag", "--ckpt", str(path)], input=b"a\n", capture_output=True, timeout=120
         )
         assert result.returncode == 2 and result.stderr.decode().strip() == f"postag: error: {message}"
 
 
 def test_nan_loss_stops_training_naming_the_step():
     from postag.data import Vocabularies, collate
-    from postag.module import TaggerModule
+    from postag.training.build import tagger_module
 
     train = [(["the", "cat"], ["DT", "NN"])]
     vocab = Vocabularies.from_training(train, train, min_freq=1)
-    module = TaggerModule(vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2)
+    module = tagger_module(vocab_size=len(vocab.words), tag_names=vocab.tags.itos, hidden_n=8, n=1, h=2)
     with torch.no_grad():
-        module.head.weight.fill_(float("nan"))
+        module.net.head.weight.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match=r"training loss is nan at epoch 0, step 0 \(batch 0\)"):
         module.training_step(collate([vocab.encode(*train[0])]), 0)
 
@@ -393,8 +393,8 @@ def test_ckpt_path_latest_finds_the_newest_run(uninterrupted, larger_corpus, tmp
 def test_ckpt_path_latest_without_a_run_is_a_one_line_error_naming_what_it_looked_for(tmp_path):
     from omegaconf import OmegaConf
 
-    from postag.checkpoint import CheckpointError
-    from postag.resume import resume_from
+    from postag.errors import CheckpointError
+    from postag.training.resume import resume_from
 
     cfg = OmegaConf.create({"ckpt_path": "latest", "paths": {"log_dir": str(tmp_path)}, "task_name": "train"})
     runs = tmp_path / "train" / "runs"

@@ -10,10 +10,10 @@ import torch
 
 from conftest import FIXTURES, SMALL_MODEL, run
 from postag.data import collate
-from postag.report import compare_rows, format_comparison
-from postag.cli import build_parser
-from postag.tagger import BATCH_SIZE, MAX_TOKENS, Tagger
-from postag.tokenizer import tokenize
+from postag.analysis.report import compare_rows, format_comparison
+from postag.app.cli import build_parser
+from postag.app.tagger import BATCH_SIZE, MAX_TOKENS, Tagger
+from postag.app.tokenizer import tokenize
 
 SENTENCES = [["the", "dog", "runs", "."], [], ["a", "cat", "sat"], ["the", "cat"]]
 
@@ -25,7 +25,7 @@ def checkpoint(trained_run):
 
 def postag_cli(*args, stdin=None):
     return subprocess.run(
-        [sys.executable, "-m", "postag.cli", *map(str, args)],
+        [sys.executable, "-m", "postag.app.cli", *map(str, args)],
         input=stdin,
         capture_output=True,
         timeout=120,

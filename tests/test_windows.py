@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from postag.data import IGNORE_INDEX, Batch, Example, Vocabularies, collate
-from postag.module import TaggerModule
-from postag.windows import window_plan, windowed
+from postag.training.build import tagger_module
+from postag.network.windows import window_plan, windowed
 
 
 @pytest.mark.parametrize("length, size", [(10, 4), (9, 5), (7, 1), (3, 2), (300, 256), (513, 256), (4, 4), (2, 8)])
@@ -72,7 +72,7 @@ def test_windowed_pads_every_field_as_collate_does():
 def test_a_model_with_positions_trains_and_tags_sentences_longer_than_them():
     train = [(["the", "cat", "sat", "on", "the", "mat", "."] * 3, ["DT", "NN", "VBD", "IN", "DT", "NN", "."] * 3)]
     vocab = Vocabularies.from_training(train, train, min_freq=1)
-    model = TaggerModule(
+    model = tagger_module(
         vocab_size=len(vocab.words), tag_names=vocab.tags.itos, char_vocab_size=len(vocab.chars),
         suffix_vocab_size=len(vocab.suffixes), hidden_n=8, n=1, h=2, positional=True, max_len=8, char_n=4,
         shape_features=True,
@@ -81,4 +81,4 @@ def test_a_model_with_positions_trains_and_tags_sentences_longer_than_them():
     loss, preds = model.model_step(batch)
     assert preds.shape == (2, 21) and torch.isfinite(loss)
     loss.backward()
-    assert model.encoder.position_embedding.weight.grad.abs().sum() > 0
+    assert model.net.encoder.position_embedding.weight.grad.abs().sum() > 0

@@ -4,7 +4,7 @@ distinct-word shortcut against torch.unique and per-token encoding, and the sum 
 import pytest
 import torch
 
-from postag.word_features import CharCNN, WordFeatures, unique_rows
+from postag.network.word_features import CharCNN, WordFeatures, unique_rows
 
 
 @pytest.mark.parametrize("kernel_sizes", [(3,), (2, 3, 4, 5)])
@@ -193,10 +193,11 @@ def test_char_cnn_per_distinct_word_gives_the_same_gradients_every_time():
     ],
 )
 def test_records_of_only_the_fields_a_model_reads_tag_as_the_whole_records_do(features):
-    # Vocabularies.for_fields(model.record_fields()) leaves every other field at padding: a
+    # Vocabularies.for_fields(model.net.record_fields()) leaves every other field at padding: a
     # field the model reads but does not declare would change its output.
     from postag.data import Vocabularies
-    from postag.module import TaggerModule, data_arguments
+    from postag.network.tagging import data_arguments
+    from postag.training.build import tagger_module
 
     torch.manual_seed(0)
     train = [
@@ -204,13 +205,13 @@ def test_records_of_only_the_fields_a_model_reads_tag_as_the_whole_records_do(fe
         (["Dogs", "ran", "3"], ["NNS", "VBD", "CD"]),
     ]
     vocab = Vocabularies.from_training(train, train, min_freq=1)
-    model = TaggerModule(**data_arguments(vocab), hidden_n=16, n=1, h=2, **features)
+    model = tagger_module(**data_arguments(vocab), hidden_n=16, n=1, h=2, **features)
     model.eval()
     for module in model.modules():  # no zero-initialised table may hide a field
         if isinstance(module, torch.nn.Embedding):
             torch.nn.init.normal_(module.weight)
     sentences = [["The", "Cats", "ran", "well-known"], ["lung-cancer", "Dogs", "3", "sat", "unseen"]]
-    fields = model.record_fields()
+    fields = model.net.record_fields()
     switches = {"chars": "char_n", "shapes": "shape_features", "suffixes": "shape_features",
                 "affixes": "affix_features", "norms": "norm_features"}
     assert fields == {"words"} | {field for field, switch in switches.items() if features.get(switch)}

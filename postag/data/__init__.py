@@ -9,7 +9,7 @@ from postag.data.corpus import ColumnReader, CoNLL2000Reader, Sentence, read_con
 from postag.data.datamodule import TaggingDataModule
 from postag.data.download import BASE_URL, DATA_DIR_ENV, SPLITS, default_data_dir, download
 from postag.data.formats import FORMATS, make_reader
-from postag.data.errors import CorpusFormatError, DownloadError, UnknownTagError
+from postag.errors import CorpusFormatError, DownloadError, UnknownTagError
 from postag.data.features import (
     MAX_WORD_CHARS, N_AFFIXES, N_NORMS, N_SHAPES, affixes, clip_word, norms, suffix, word_shape,
 )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from postag.data.corpus import Sentence, SplitFinder, numbered_lines
-from postag.data.errors import CorpusFormatError
+from postag.errors import CorpusFormatError
 
 COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
 TAG_COLUMNS = {"upos": COLUMNS.index("UPOS"), "xpos": COLUMNS.index("XPOS")}

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from postag.data.errors import CorpusFormatError
+from postag.errors import CorpusFormatError
 
 Sentence = tuple[list[str], list[str]]  # (words, tags)
 

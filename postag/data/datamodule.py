@@ -16,7 +16,7 @@ from postag.data.batching import Example, LengthBucketSampler, WordDropoutCollat
 from postag.data.corpus import Sentence
 from postag.data.download import BASE_URL, DATA_DIR_ENV, SPLITS, default_data_dir, download
 from postag.data.formats import make_reader
-from postag.data.errors import UnknownTagError
+from postag.errors import UnknownTagError
 from postag.data.vocab import Vocabularies
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from postag.data.errors import DownloadError
+from postag.errors import DownloadError
 
 DATA_DIR_ENV = "POSTAG_DATA_DIR"
 

@@ -1,4 +1,4 @@
-"""Summarise a Hydra multirun: `python -m postag.sweep DIR` writes summary.md and summary.csv there.
+"""Summarise a Hydra multirun: `python -m postag.analysis.sweep DIR` writes summary.md and summary.csv there.
 
 Each job directory holds `.hydra/overrides.yaml` and `metrics.json` (written by train.py).
 Jobs that differ only in their seed are grouped, with the mean and standard deviation.
@@ -73,5 +73,5 @@ def summarize(sweep_dir: str | Path) -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m postag.sweep SWEEP_DIR")
+        sys.exit("usage: python -m postag.analysis.sweep SWEEP_DIR")
     print(summarize(sys.argv[1]))

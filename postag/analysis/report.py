@@ -8,6 +8,7 @@ torchmetrics would report 0.0 for it, which reads as "always wrong".
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import torch
@@ -131,3 +132,48 @@ def write_comparison_csv(rows: list[dict], path: str | Path) -> None:
         writer.writeheader()
         for r in rows:
             writer.writerow({k: ("" if r[k] is None else r[k]) for k in ("tag", "support", "a", "b", "delta")})
+
+
+def per_tag_of_test(model, datamodule) -> list[dict]:
+    """The per-tag rows of the last test, with a row for each gold tag training never had."""
+    return with_unseen_tags(model.per_tag["test"], datamodule.unseen_tags.get("test", {}))
+
+
+def write_reports(output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test") -> None:
+    """metrics.json and the per-tag table (Markdown and CSV) in the run directory."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    if per_tag is not None:
+        (output_dir / f"{prefix}_per_tag.md").write_text(format_per_tag_table(per_tag))
+        write_per_tag_csv(per_tag, output_dir / f"{prefix}_per_tag.csv")
+
+
+def print_per_tag(rows: list[dict], title: str) -> None:
+    """The per-tag table on the console, worst tags first, absent tags last."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("tag")
+    for column in ("support", "accuracy", "precision", "recall", "F1"):
+        table.add_column(column, justify="right")
+    for row in worst_first(rows):
+        table.add_row(row["tag"], str(row["support"]), *per_tag_cells(row))
+    Console().print(table)
+
+
+def print_comparison(rows: list[dict], names: tuple[str, str], overall: tuple[float, float], title: str) -> None:
+    """Per-tag accuracy of two checkpoints and the difference, largest gain of A first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, caption=f"A: {names[0]}   B: {names[1]}")
+    table.add_column("tag")
+    for column in ("support", "A", "B", "A - B"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["tag"], str(r["support"]), *comparison_cells(r))
+    console = Console()
+    console.print(table)
+    console.print(f"overall accuracy: {overall_difference(overall, sep='  ')}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from postag.averaging import DECAY_EXPECTED, valid_decay
+from postag.training.averaging import DECAY_EXPECTED, valid_decay
 from postag.data.formats import FORMATS
-from postag.model import ATTENTION_IMPLEMENTATIONS
+from postag.errors import ConfigError
+from postag.network.model import ATTENTION_IMPLEMENTATIONS
 
 
 # Which weights a run tests and hands on (metrics.json's "tested_checkpoint", the teacher of
@@ -18,10 +19,6 @@ LAST_NEEDS_SAVER = (
     "test_checkpoint=last needs callbacks.last_checkpoint, which saves the latest weights; "
     "keep it, or set test_checkpoint=best"
 )
-
-
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key, the value and what is expected."""
 
 
 def _check(cfg: DictConfig, key: str, ok, expected: str) -> None:

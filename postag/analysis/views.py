@@ -14,10 +14,10 @@ from collections import Counter, defaultdict
 import torch
 from lightning import Callback, LightningModule, Trainer
 
-from postag.attention import OffsetProfile, position_similarity
+from postag.analysis.attention import OffsetProfile, position_similarity
 from postag.data import collate
-from postag.figures import attention_figure, confusion_figure, offset_figure, per_tag_figure, similarity_figure
-from postag.report import UNSEEN_TAGS
+from postag.analysis.figures import attention_figure, confusion_figure, offset_figure, per_tag_figure, similarity_figure
+from postag.analysis.report import UNSEEN_TAGS
 
 STAGE_NAMES = {"val": "validation", "test": "test"}
 
@@ -38,8 +38,8 @@ def _add_figure(trainer: Trainer, tag: str, figure) -> None:
 class ValidationView(Callback):
     """A view drawn after the validation of every ``every_n_epochs``-th epoch and of the last one,
     into TensorBoard (nothing without a TensorBoard logger, and nothing for the sanity check).
-    Drawing a figure takes a good part of a second: at every validation of a small treebank the
-    views took a third of the training time."""
+    Drawing a figure takes a good part of a second, which at every validation would be a large
+    share of a small treebank's training time."""
 
     def __init__(self, every_n_epochs: int = 1):
         if every_n_epochs < 1:
@@ -103,7 +103,7 @@ class AttentionMaps(ValidationView):
         for k, i in enumerate(self.chosen(trainer)):
             words, gold = datamodule.sentences["val"][i]
             batch = collate([datamodule.val_set[i]]).to(module.device)
-            scores, weights = module.forward_with_attention(batch)
+            scores, weights = module.net.forward_with_attention(batch)
             predicted = [module.tag_names[t] for t in scores[0].argmax(-1).tolist()]
             rows = [f"{w} {g}" if g == p else f"{w} {g}>{p}" for w, g, p in zip(words, gold, predicted)]
             title = f"validation sentence {i + 1}, step {trainer.global_step} (rows: word, gold, >predicted if wrong)"
@@ -128,10 +128,10 @@ class AttentionByOffset(ValidationView):
     def on_validation_batch_end(self, trainer, module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if not self.due(trainer):
             return
-        encoder = module.encoder
+        encoder = module.net.encoder
         if encoder.position_embedding is not None and batch.tokens.size(1) > encoder.max_len:
             return  # run in windows by the model; left out of the profile
-        _, weights = module.forward_with_attention(batch)
+        _, weights = module.net.forward_with_attention(batch)
         self.profile.update(weights, batch.mask)
 
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
@@ -150,7 +150,7 @@ class PositionSimilarity(ValidationView):
         self.positions = positions
 
     def on_validation_end(self, trainer: Trainer, module: LightningModule) -> None:
-        table = module.encoder.position_embedding
+        table = module.net.encoder.position_embedding
         if table is None or not self.due(trainer):
             return
         similarity = position_similarity(table.weight[: self.positions])
@@ -180,7 +180,7 @@ class EmbeddingProjector(Callback):
         vocab = module.vocab.words
         chosen = [w for w, _ in frequency.most_common() if w in vocab][: self.words]
         ids = torch.tensor(vocab.encode(chosen), device=module.device)
-        vectors = module.encoder.token_embedding(ids).detach().float().cpu()  # (words, H)
+        vectors = module.net.encoder.token_embedding(ids).detach().float().cpu()  # (words, H)
         metadata = [[w, tags[w].most_common(1)[0][0], str(frequency[w])] for w in chosen]
         writer.add_embedding(
             vectors, metadata=metadata, metadata_header=["word", "tag", "frequency"], tag="word_embeddings",

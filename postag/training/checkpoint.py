@@ -12,12 +12,10 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies, vocabularies_from_checkpoint
-from postag.data.vocab import differing_vocabularies
-from postag.module import VOCABULARY_SIZES, TaggerModule, data_arguments
-
-
-class CheckpointError(ValueError):
-    """A file that is not a usable postag checkpoint; the message names it."""
+from postag.errors import CheckpointError
+from postag.network.tagging import VOCABULARY_SIZES, data_arguments
+from postag.training.build import tagger_module
+from postag.training.module import TaggerModule
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -87,7 +85,7 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
         vocab = vocabularies_from_checkpoint(checkpoint, str(path))
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-    model = TaggerModule(**checkpoint["hyper_parameters"])
+    model = tagger_module(**checkpoint["hyper_parameters"])
     saved = {"tag_names": model.tag_names, **{arg: model.hparams[arg] for arg in VOCABULARY_SIZES}}
     if saved != data_arguments(vocab):
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
@@ -95,21 +93,3 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     model.vocab = vocab
     model.eval()
     return model, vocab
-
-
-def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
-    """The tagger at ``path`` as a teacher for a run whose vocabularies are ``vocab``: the same
-    words, tags, characters, suffixes and affixes, or a CheckpointError naming what differs."""
-    teacher, teacher_vocab = load_tagger(existing_checkpoint(path, key="model.teacher"))
-    ours, theirs = vocab.state_dict(), teacher_vocab.state_dict()
-    differ = [
-        f"{name}: {len(theirs[name])} against this run's {len(ours[name])}"
-        if len(theirs[name]) != len(ours[name]) else f"{name}: the same number, other entries"
-        for name in differing_vocabularies(theirs, ours)
-    ]
-    if differ:
-        raise CheckpointError(
-            f"model.teacher={path}: its vocabularies are not this run's ({'; '.join(differ)}); "
-            f"train the teacher on the same training data and data settings"
-        )
-    return teacher

@@ -16,8 +16,8 @@ def keep_freed_memory(trim_threshold: int = 1 << 30, mmap_threshold: int = 32 <<
 
     By default, glibc gives blocks of a few MB (one layer's activations for a batch) back to
     the system when they are freed, so the next batch's tensors fault their pages in afresh:
-    tens of thousands of page faults a pass over the CoNLL-2000 test split. Keeping them made
-    postag's encoder tag 1 to 10% faster, and torch's nested tensors 42% (docs/benchmarks.md).
+    tens of thousands of page faults a pass over the CoNLL-2000 test split. Keeping them makes
+    tagging faster (docs/benchmarks.md).
     With this, blocks under ``mmap_threshold`` come from the heap, and the heap keeps up to
     ``trim_threshold`` bytes of free memory.
 

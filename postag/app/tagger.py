@@ -8,12 +8,13 @@ from pathlib import Path
 
 import torch
 
-from postag.checkpoint import load_tagger
+from postag.training.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
-from postag.module import TaggerModule
+from postag.network.tagging import TaggingNetwork
+from postag.training.module import TaggerModule
 
 # Batches of at most this many sentences and token slots (sentences x the longest): short
-# sentences in big batches, long ones in small; the CoNLL-2000 test split is then 5% padding.
+# sentences in big batches, long ones in small, so that little of a batch is padding.
 BATCH_SIZE = 256
 MAX_TOKENS = 2048
 
@@ -30,11 +31,11 @@ class Explanation:
 
 
 class Tagger:
-    """A trained tagger: its model, its vocabularies and the device it runs on."""
+    """A trained tagger: its network (``model``), its vocabularies and the device it runs on."""
 
     def __init__(
         self,
-        model: TaggerModule,
+        model: TaggerModule | TaggingNetwork,
         vocab: Vocabularies,
         device: str | torch.device = "cpu",
         batch_size: int = BATCH_SIZE,
@@ -43,12 +44,14 @@ class Tagger:
         compile: bool = False,
     ):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        # The network alone: tagging needs no training loop.
+        net = model.net if isinstance(model, TaggerModule) else model
+        self.model = net.to(self.device).eval()
         # Each new word's record is worked out for the features the model reads, and no others.
         self.vocab = vocab.for_fields(self.model.record_fields())
         self.batch_size = batch_size
         self.max_tokens = max_tokens  # None: batches of batch_size sentences only
-        # bf16 autocast: about twice the speed on CPUs with bf16 instructions (docs/benchmarks.md)
+        # bf16 autocast: faster on CPUs with bf16 instructions (docs/benchmarks.md)
         self.bf16 = bf16
         if compile:
             # Fused kernels for the hand-built layers; the first batches wait for compilation
@@ -82,7 +85,7 @@ class Tagger:
         """Tags of many sentences, in their order; batched by length, so little work goes to padding.
 
         An empty sentence gets no tags. A sentence longer than the model's positions is tagged
-        in overlapping windows (``postag.windows``).
+        in overlapping windows (``postag.network.windows``).
         """
         if isinstance(sentences, str) or any(isinstance(s, str) for s in sentences):
             raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")

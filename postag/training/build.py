@@ -1,8 +1,8 @@
-"""Helpers shared by the entry points: building Lightning objects from config, writing reports."""
+"""Building a run from its config: the tagger, the trainer with its callbacks and loggers, the epochs."""
 
 from __future__ import annotations
 
-import json
+import inspect
 import math
 from pathlib import Path
 
@@ -11,23 +11,17 @@ from lightning import Callback, Trainer
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig
 
-from postag.checkpoint import load_teacher
-from postag.config import LAST_NEEDS_SAVER, ConfigError
 from postag.data import Vocabularies
-from postag.module import TaggerModule, data_arguments
-from postag.report import (
-    comparison_cells,
-    format_per_tag_table,
-    overall_difference,
-    per_tag_cells,
-    with_unseen_tags,
-    worst_first,
-    write_per_tag_csv,
-)
+from postag.errors import ConfigError
+from postag.network.tagging import SETTINGS as NETWORK_SETTINGS
+from postag.network.tagging import TaggingNetwork, data_arguments
+from postag.training.config import LAST_NEEDS_SAVER
+from postag.training.losses import TaggingLoss
+from postag.training.module import TaggerModule
 
 
 def checkpoint_to_test(trainer: Trainer, which: str) -> str | None:
-    """The path of the checkpoint ``which`` (one of postag.config.TEST_CHECKPOINTS) names, or None
+    """The path of the checkpoint ``which`` (one of postag.training.config.TEST_CHECKPOINTS) names, or None
     where the run saved none (fast_dev_run): its weights in memory are then the ones tested."""
     if which == "best":
         saver = trainer.checkpoint_callback  # the first: the one that monitors val/acc
@@ -48,9 +42,34 @@ def instantiate_all(group: DictConfig | None) -> list:
     return [instantiate(node) for node in _nodes(group)]
 
 
+LOSS_SETTINGS = tuple(inspect.signature(TaggingLoss).parameters)
+
+
+def tagger_module(**settings) -> TaggerModule:
+    """A TaggerModule from the flat settings of the ``model`` config group (and of checkpoints):
+    each goes to the part whose argument it is, the network, its loss or the module."""
+    net = TaggingNetwork(**{k: settings.pop(k) for k in NETWORK_SETTINGS if k in settings})
+    loss = TaggingLoss(**{k: settings.pop(k) for k in LOSS_SETTINGS if k in settings})
+    return TaggerModule(net, loss, **settings)
+
+
+# The settings tagger_module takes, with their defaults: the parts' own arguments (help() and the
+# config check read them)
+tagger_module.__signature__ = inspect.Signature(
+    [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for part in (TaggingNetwork, TaggingLoss, TaggerModule)
+        for name, parameter in inspect.signature(part).parameters.items()
+        if name not in ("net", "loss")
+    ]
+)
+
+
 def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
     """The model config plus the sizes only the data knows; the model keeps the vocabularies, and
     takes its teacher (``model.teacher``) when it has one."""
+    from postag.training.self_distill import load_teacher
+
     model = instantiate(model_cfg, **data_arguments(vocab))
     model.vocab = vocab
     if model_cfg.get("teacher"):
@@ -79,54 +98,9 @@ def build_trainer(cfg: DictConfig, purge_step: int | None = None) -> Trainer:
     return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
 
 
-def per_tag_of_test(model: TaggerModule, datamodule) -> list[dict]:
-    """The per-tag rows of the last test, with a row for each gold tag training never had."""
-    return with_unseen_tags(model.per_tag["test"], datamodule.unseen_tags.get("test", {}))
-
-
-def write_reports(output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test") -> None:
-    """metrics.json and the per-tag table (Markdown and CSV) in the run directory."""
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    if per_tag is not None:
-        (output_dir / f"{prefix}_per_tag.md").write_text(format_per_tag_table(per_tag))
-        write_per_tag_csv(per_tag, output_dir / f"{prefix}_per_tag.csv")
-
-
 def scalar_metrics(trainer: Trainer) -> dict:
     """The trainer's logged metrics as plain floats, per-tag entries left out."""
     return {k: float(v) for k, v in trainer.callback_metrics.items() if "acc_per_tag" not in k}
-
-
-def print_per_tag(rows: list[dict], title: str) -> None:
-    """The per-tag table on the console, worst tags first, absent tags last."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("tag")
-    for column in ("support", "accuracy", "precision", "recall", "F1"):
-        table.add_column(column, justify="right")
-    for row in worst_first(rows):
-        table.add_row(row["tag"], str(row["support"]), *per_tag_cells(row))
-    Console().print(table)
-
-
-def print_comparison(rows: list[dict], names: tuple[str, str], overall: tuple[float, float], title: str) -> None:
-    """Per-tag accuracy of two checkpoints and the difference, largest gain of A first."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, caption=f"A: {names[0]}   B: {names[1]}")
-    table.add_column("tag")
-    for column in ("support", "A", "B", "A - B"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(r["tag"], str(r["support"]), *comparison_cells(r))
-    console = Console()
-    console.print(table)
-    console.print(f"overall accuracy: {overall_difference(overall, sep='  ')}")
 
 
 HPARAM_METRICS = ("val/acc_best", "test/acc", "test/acc_known", "test/acc_oov")

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from postag.errors import SequenceTooLongError
+
 
 def softmax(x: torch.Tensor) -> torch.Tensor:
     """Softmax over the last dimension, for a tensor of any rank.
@@ -138,8 +140,8 @@ class Packing(NamedTuple):
     rows: torch.Tensor  # (N,) batch row of each real token
     columns: torch.Tensor  # (N,) position of each real token in its sentence
 
-    # Below this share of padding, packing costs more than it saves (moving the tokens in and
-    # out of the padded layout cost up to 8% of a tagging pass on 5%-padded batches).
+    # Below this share of padding, packing costs more than it saves: moving the tokens in and
+    # out of the padded layout is not free.
     MIN_PADDING = 0.1
 
     @classmethod
@@ -435,10 +437,6 @@ def init_small_embedding_(embedding: nn.Embedding, std: float = 0.02) -> None:
     if embedding.padding_idx is not None:
         with torch.no_grad():
             embedding.weight[embedding.padding_idx].zero_()
-
-
-class SequenceTooLongError(ValueError):
-    """A sentence is longer than the positional embeddings cover."""
 
 
 class Transformer(nn.Module):

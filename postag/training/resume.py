@@ -14,9 +14,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from postag.config import ConfigError
+from postag.errors import ConfigError
 from postag.data.vocab import differing_vocabularies
-from postag.own_teacher import TEACHER_DIR, teacher_dir
+from postag.training.self_distill import TEACHER_DIR, teacher_dir
 
 CONFIG_DIR = ".hydra"
 # Data settings a resumed run may change: where the files are, and how they are loaded.
@@ -95,7 +95,8 @@ def _differences(section: str, now: dict, then: dict, skip: tuple[str, ...] = ()
 def resume_from(cfg: DictConfig) -> Resume | None:
     """The run that ``ckpt_path`` continues, checked: a postag checkpoint (one line if not), trained
     with the model settings (and, resuming in place, the data settings) of this invocation."""
-    from postag.checkpoint import CheckpointError, read_checkpoint, remove_stale_temporaries
+    from postag.errors import CheckpointError
+    from postag.training.checkpoint import read_checkpoint, remove_stale_temporaries
     from postag.data import CHECKPOINT_KEY, vocabularies_from_checkpoint
 
     ckpt_path = cfg.get("ckpt_path")

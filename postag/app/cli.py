@@ -21,7 +21,7 @@ class InputError(ValueError):
 
 def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[tuple[int, list[str]]]:
     """(line number, tokens) per input line; an empty line is an empty sentence."""
-    from postag.tokenizer import tokenize as split
+    from postag.app.tokenizer import tokenize as split
 
     for line_number, text in decoded_lines(lines, source):
         yield line_number, split(text) if tokenize else text.split()
@@ -50,8 +50,8 @@ def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, con
 
 
 def tag_command(args: argparse.Namespace) -> int:
-    from postag.cpu import keep_freed_memory
-    from postag.tagger import Tagger
+    from postag.app.cpu import keep_freed_memory
+    from postag.app.tagger import Tagger
 
     if args.tokenize and args.input_format == "conllu":
         raise InputError("--tokenize is for plain text; CoNLL-U input is tokenised already")
@@ -93,9 +93,9 @@ def tag_command(args: argparse.Namespace) -> int:
 
 
 def explain_command(args: argparse.Namespace) -> int:
-    from postag.figures import attention_figure
-    from postag.tagger import Tagger
-    from postag.tokenizer import tokenize
+    from postag.analysis.figures import attention_figure
+    from postag.app.tagger import Tagger
+    from postag.app.tokenizer import tokenize
 
     text = " ".join(args.sentence)
     words = tokenize(text) if args.tokenize else text.split()
@@ -114,7 +114,7 @@ def explain_command(args: argparse.Namespace) -> int:
 
 
 def sweep_command(args: argparse.Namespace) -> int:
-    from postag.sweep import summarize
+    from postag.analysis.sweep import summarize
 
     print(summarize(args.sweep_dir))
     return 0
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="word<TAB>tag lines, word/TAG, or CoNLL-U with the tag in the UPOS or XPOS column the model "
         "was trained on (default: conllu for CoNLL-U input, else tsv); CoNLL-U input comes back whole",
     )
-    # Defaults are Tagger's (postag.tagger.BATCH_SIZE, MAX_TOKENS); importing them here would load
+    # Defaults are Tagger's (postag.app.tagger.BATCH_SIZE, MAX_TOKENS); importing them here would load
     # torch and Lightning before every command, --help included.
     tag.add_argument("--batch-size", type=int, help="at most this many sentences a batch (default 256)")
     tag.add_argument(

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from postag.model import init_small_embedding_, relu
+from postag.network.model import init_small_embedding_, relu
 
 
 def unique_rows(rows: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.Tensor]:

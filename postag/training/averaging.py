@@ -28,7 +28,7 @@ class EMAWeights(WeightAveraging):
     - Testing or validating a checkpoint scores its ``state_dict``, the average: Lightning's
       callback would load the weights trained on into the model over it.
     - The average stays in the model until validation has ended, not only until its epoch has
-      ended, so that the views drawn after validation (postag.callbacks) show the model validated;
+      ended, so that the views drawn after validation (postag.analysis.views) show the model validated;
       and a checkpoint written while the average is in the model (an interruption during
       validation) still keeps each set of weights under its own key.
     """

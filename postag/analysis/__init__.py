@@ -1,0 +1,1 @@
+"""Analysis: per-tag reports, figures, TensorBoard views, error analysis and sweep summaries."""

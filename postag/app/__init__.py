@@ -1,0 +1,1 @@
+"""The application: the Tagger API, the postag command, the tokenizer, the console."""
