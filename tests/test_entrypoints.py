@@ -207,6 +207,28 @@ def test_two_job_multirun_gives_a_directory_each(tmp_path, capsys):
     assert capsys.readouterr().out.strip() == table.strip()
 
 
+def test_a_two_job_multirun_runs_its_jobs_side_by_side_with_the_parallel_launcher(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="the optional 'parallel' extra is not installed")
+    sweep = tmp_path / "sweep"
+    result = run(
+        "train.py",
+        "-m",
+        "hydra/launcher=parallel",
+        "seed=1,2",
+        "model=pos",
+        "debug=limit",
+        "trainer.max_epochs=1",
+        "callbacks.progress_bar=null",
+        f"data.data_dir={FIXTURES}",
+        f"hydra.sweep.dir={sweep}",
+        *SMALL_MODEL,
+    )
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    for job, seed in (("0", 1), ("1", 2)):
+        assert f"seed: {seed}" in (sweep / job / ".hydra" / "config.yaml").read_text()
+        assert "test/acc" in json.loads((sweep / job / "metrics.json").read_text())
+
+
 def test_bf16_mixed_training_on_cpu_gives_finite_metrics(tmp_path):
     out = tmp_path / "run"
     run(
