@@ -155,3 +155,24 @@ def test_caseless_treebank_joins_sentences_renumbers_them_and_postag_reads_the_r
     sentences = ConlluReader("upos").read(out)
     assert [tags for _, tags in sentences] == [["AUX", "PART", "VERB", "VERB", "ADV"], ["INTJ"]]
     assert not any(c.isupper() or c.islower() for words, _ in sentences for word in words for c in word)
+
+
+def test_profile_step_times_the_phases_of_train_pys_own_steps(tmp_path):
+    import profile_step
+    from tiny_corpus import TINY_DIR as FIXTURES
+
+    out = tmp_path / "profile.md"
+    report = profile_step.main([
+        "--steps", "3", "--warmup", "1", "--top", "5", "--write", str(out), "model=pos", "data.batch_size=4",
+        f"data.data_dir={FIXTURES}", "data.val_fraction=0.2",
+    ])
+    assert out.read_text().strip() == report.strip()
+    phases = {line.split(" | ")[0].lstrip("| "): line for line in report.splitlines() if line.startswith("| ")}
+    assert set(profile_step.PHASES) <= set(phases)
+    per_step = [float(phases[p].split(" | ")[1]) for p in profile_step.PHASES]
+    total = float(phases["**a step**"].split(" | ")[1].strip("*"))
+    assert all(ms >= 0 for ms in per_step) and per_step[1] > 0 and per_step[2] > 0  # forward, backward
+    assert abs(sum(per_step) - total) < 0.05 + 0.01 * total
+    operators = [line for line in report.splitlines() if line.startswith("| aten::") or line.startswith("| Optimizer")]
+    assert 1 <= len(operators) <= 5
+    assert "Host reads of tensor values, per step: `aten::item`" in report
