@@ -43,9 +43,7 @@ def train(cfg: DictConfig) -> dict:
         log.info("min_steps=%d: %d epochs of %d batches", cfg.min_steps, cfg.trainer.max_epochs, batches)
 
     # self_distill: the run's own teacher first, unless it finished before this run was stopped
-    teacher = with_own_teacher(cfg, datamodule, resume, fit_and_test)
-    if resume is not None and resume.of_teacher:
-        resume = None  # the teacher's checkpoint, used up by the teacher
+    teacher, resume = with_own_teacher(cfg, datamodule, resume, fit_and_test)
     return fit_and_test(cfg, datamodule, resume, teacher)
 
 

@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 import lightning as L  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
-from omegaconf import open_dict  # noqa: E402
 
 from postag.training.build import build_model, instantiate_all  # noqa: E402
 
@@ -112,8 +111,7 @@ def profile(overrides: list[str], steps: int, warmup: int) -> dict:
     activities = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if cuda else [])
     schedule = torch.profiler.schedule(wait=0, warmup=warmup, active=steps, repeat=1)
     with torch.profiler.profile(activities=activities, schedule=schedule) as profiler:
-        with open_dict(cfg):
-            callbacks = {k: v for k, v in (cfg.get("callbacks") or {}).items() if k not in LEFT_OUT}
+        callbacks = {k: v for k, v in (cfg.get("callbacks") or {}).items() if k not in LEFT_OUT}
         trainer = instantiate(
             cfg.trainer, callbacks=[phases, *instantiate_all(callbacks), LastCallback(phases, profiler)],
             logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

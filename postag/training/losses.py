@@ -65,7 +65,11 @@ class TaggingLoss:
         if adversarial < 0.0:
             raise ValueError(f"model.adversarial must be 0 (off) or positive, got {adversarial}")
         self.label_smoothing, self.distill_weight, self.adversarial = label_smoothing, distill_weight, adversarial
-        self.settings = {"label_smoothing": label_smoothing, "distill_weight": distill_weight, "adversarial": adversarial}
+
+    @property
+    def settings(self) -> dict:
+        """The constructor's arguments, as the model config and checkpoints hold them."""
+        return {"label_smoothing": self.label_smoothing, "distill_weight": self.distill_weight, "adversarial": self.adversarial}
 
     def __call__(
         self, net: TaggingNetwork, batch: Batch, training: bool, teacher: TaggingNetwork | None = None

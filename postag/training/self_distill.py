@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -21,6 +22,9 @@ from postag.data.vocab import differing_vocabularies
 from postag.errors import CheckpointError, ConfigError
 from postag.training.checkpoint import existing_checkpoint, load_tagger
 from postag.training.module import TaggerModule
+
+if TYPE_CHECKING:
+    from postag.training.resume import Resume  # which imports this module
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +88,19 @@ def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
     return teacher
 
 
-def with_own_teacher(cfg: DictConfig, datamodule, resume, fit_and_test: Callable) -> dict | None:
-    """With ``self_distill``: the run's own teacher trained (``fit_and_test(config, datamodule,
-    resume)``), or found finished, and named as ``cfg.model.teacher``; its metrics, or None
-    without ``self_distill``. A ``resume`` of the teacher's checkpoint resumes the teacher, and
-    is used up then: ``resume.of_teacher`` tells."""
+def with_own_teacher(
+    cfg: DictConfig, datamodule, resume: Resume | None, fit_and_test: Callable
+) -> tuple[dict | None, Resume | None]:
+    """(the teacher's metrics, the resume left for the run's model). With ``self_distill``, the
+    run's own teacher is trained (``fit_and_test(config, datamodule, resume)``), or found finished,
+    and named as ``cfg.model.teacher``; a ``resume`` of the teacher's checkpoint is the teacher's,
+    and leaves none for the model. Without ``self_distill``: (None, ``resume``)."""
     if not cfg.get("self_distill"):
-        return None
+        return None, resume
+    teacher_resume, resume = (resume, None) if resume is not None and resume.of_teacher else (None, resume)
     teacher = finished_teacher(cfg.paths.output_dir)
     if teacher is None:
         log.info("self_distill: training the teacher in %s", teacher_dir(cfg.paths.output_dir))
-        teacher_resume = resume if resume is not None and resume.of_teacher else None
         teacher = fit_and_test(teacher_config(cfg), datamodule, teacher_resume)
         if not teacher.get("tested_checkpoint"):
             raise ConfigError(
@@ -104,4 +110,4 @@ def with_own_teacher(cfg: DictConfig, datamodule, resume, fit_and_test: Callable
             )
     cfg.model.teacher = teacher["tested_checkpoint"]
     log.info("self_distill: training on the probabilities of %s", cfg.model.teacher)
-    return teacher
+    return teacher, resume
