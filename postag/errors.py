@@ -24,5 +24,9 @@ class CheckpointError(ValueError):
     """A file that is not a usable postag checkpoint; the message names it."""
 
 
+class InputError(ValueError):
+    """Input text that `postag tag` or `postag explain` cannot tag; the message names the source and line."""
+
+
 class SequenceTooLongError(ValueError):
     """A sentence is longer than the positional embeddings cover."""

@@ -13,10 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-
-
-class InputError(ValueError):
-    """Input text that cannot be tagged; the message names the source and line."""
+from postag.errors import InputError
 
 
 def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[tuple[int, list[str]]]:
