@@ -13,9 +13,8 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from postag.data.features import N_AFFIXES, N_NORMS
+from postag.data.records import PAD_ID, UNK_ID
 
-PAD_ID = 0  # padding, in every id field
-UNK_ID = 1  # a word, character or suffix never seen in training
 IGNORE_INDEX = -100  # label of padded positions; cross-entropy and the metrics skip it
 
 

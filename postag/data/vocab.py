@@ -1,10 +1,5 @@
 """Vocabularies: strings to ids for words, tags, characters, suffixes, affixes and lowercase forms,
-and each word's record.
-
-A word is encoded once into a record of RECORD_WIDTH int64 values, laid out as RECORD
-says (word id, shape, suffix id, N_AFFIXES affix ids, N_NORMS lowercase-form ids, then its characters);
-sentences and batches are cut from records, so every field is defined here and nowhere else.
-"""
+and the batches of their words' records (``postag.data.records``)."""
 
 from __future__ import annotations
 
@@ -15,9 +10,12 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from postag.data.batching import IGNORE_INDEX, PAD_ID, UNK_ID, Batch, Example, to_longest_word
+from postag.data.batching import IGNORE_INDEX, Batch, Example, to_longest_word
 from postag.data.corpus import Sentence
-from postag.data.features import MAX_WORD_CHARS, N_AFFIXES, N_NORMS, affixes, clip_word, norms, suffix, word_shape
+from postag.data.features import affixes, suffix
+from postag.data.records import (
+    AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_FIELDS, RECORD_WIDTH, UNK_ID, word_record,
+)
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -26,16 +24,6 @@ UNK = "<unk>"
 CHECKPOINT_KEY = "postag_vocabularies"
 # Checkpoints written before that key: the data module's state, under its class name.
 LEGACY_CHECKPOINT_KEYS = ("CoNLL2000DataModule",)
-
-# Column of each one-value field in a word's record; the affix ids, the lowercase-form ids, then
-# the characters fill the rest.
-RECORD = {"words": 0, "shapes": 1, "suffixes": 2}
-AFFIXES_FROM = len(RECORD)
-NORMS_FROM = AFFIXES_FROM + N_AFFIXES
-CHARS_FROM = NORMS_FROM + N_NORMS
-RECORD_WIDTH = CHARS_FROM + MAX_WORD_CHARS
-# The record's fields by name (the word ids are the Batch's tokens)
-RECORD_FIELDS = (*RECORD, "affixes", "norms", "chars")
 
 
 class Vocabulary:
@@ -176,30 +164,14 @@ class Vocabularies:
         # tokens are 8,116 distinct words), and working the features out for every token took
         # about half the time of tagging with model=pos.
         self._word_records: dict[str, bytes] = {}
+        self._lookups = {name: getattr(self, name).stoi for name in VOCABULARIES}
 
     def _word_record(self, word: str) -> bytes:
         record = self._word_records.get(word)
         if record is None:
             if len(self._word_records) >= self.WORD_CACHE_SIZE:
                 self._word_records.clear()
-            values = [PAD_ID] * RECORD_WIDTH
-            unread = self.unread
-            values[RECORD["words"]] = self.words.encode([word])[0]
-            if "shapes" not in unread:
-                values[RECORD["shapes"]] = word_shape(word)
-            if "suffixes" not in unread:
-                values[RECORD["suffixes"]] = self.suffixes.encode([suffix(word)])[0]
-            if "affixes" not in unread:
-                values[AFFIXES_FROM:NORMS_FROM] = [
-                    PAD_ID if a is None else self.affixes.stoi.get(a, UNK_ID) for a in affixes(word)
-                ]
-            if "norms" not in unread:
-                values[NORMS_FROM:CHARS_FROM] = [
-                    PAD_ID if n is None else self.norms.stoi.get(n, UNK_ID) for n in norms(word)
-                ]
-            if "chars" not in unread:
-                chars = self.chars.encode(clip_word(word))
-                values[CHARS_FROM : CHARS_FROM + len(chars)] = chars  # PAD_ID (0) after the word's end
+            values = word_record(word, self._lookups, self.unread)
             record = self._word_records[word] = array.array("q", values).tobytes()
         return record
 

@@ -1,10 +1,8 @@
 """Sentences longer than the position table, run in overlapping windows.
 
 A model with learned positions has ``max_len`` of them. A longer sentence is cut into
-windows of ``max_len`` tokens, each starting ``max_len // 2`` after the last, that run as
-ordinary rows of one batch; each token takes its output from the window in which it is
-most central, so it sees at least a quarter window of context on each side (but at the
-sentence's ends). Shapes: B = batch, S = sentence length, L = window length, K = windows.
+windows of ``max_len`` tokens (``postag.network.window_plan``), that run as ordinary rows
+of one batch. Shapes: B = batch, S = sentence length, L = window length, K = windows.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from postag.data import IGNORE_INDEX, PAD_ID, Batch
+from postag.network.window_plan import window_plan as plan_windows
 
 # What each field of a Batch is padded with
 _FILL = {"tokens": PAD_ID, "labels": IGNORE_INDEX, "mask": False, "chars": PAD_ID, "shapes": 0, "suffixes": PAD_ID,
@@ -24,11 +23,8 @@ _FILL = {"tokens": PAD_ID, "labels": IGNORE_INDEX, "mask": False, "chars": PAD_I
 
 def window_plan(length: int, size: int) -> tuple[int, int, torch.Tensor, torch.Tensor]:
     """(K windows, step, owner (S,), offset (S,)): token p is read from window owner[p] at offset[p]."""
-    step = max(1, size // 2)
-    count = 1 if length <= size else -(-(length - size) // step) + 1
-    positions = torch.arange(length)
-    owner = ((positions - size // 4).div(step, rounding_mode="floor")).clamp(0, count - 1)  # (S,)
-    return count, step, owner, positions - owner * step
+    plan = plan_windows(length, size)
+    return plan.count, plan.step, torch.tensor(plan.owner), torch.tensor(plan.offset)
 
 
 def windowed(run: Callable[[Batch], torch.Tensor], batch: Batch, size: int) -> torch.Tensor:
@@ -36,9 +32,10 @@ def windowed(run: Callable[[Batch], torch.Tensor], batch: Batch, size: int) -> t
     length = batch.tokens.size(1)
     if length <= size:
         return run(batch)
-    count, step, owner, offset = window_plan(length, size)
-    padded_length = (count - 1) * step + size
-    columns = torch.arange(count)[:, None] * step + torch.arange(size)[None, :]  # (K, L) positions of each window
+    plan = plan_windows(length, size)
+    count, padded_length = plan.count, plan.padded_length
+    owner, offset = torch.tensor(plan.owner), torch.tensor(plan.offset)  # (S,), (S,)
+    columns = torch.tensor(plan.columns())  # (K, L) positions of each window
 
     def cut(name: str) -> torch.Tensor:
         value = getattr(batch, name)  # (B, S, ...)
