@@ -138,6 +138,8 @@ def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
     The model is built from the project's own config (the overrides ``job["model"]``) and left
     untrained: its speed does not depend on its weights. ``job["chars_per_type"]``: the character
     CNN encodes each distinct word of a batch once (postag's way), or every token.
+    ``job["runtime"]``: "onnx" exports the model (``postag export``) and tags with the torch-free
+    runtime instead (its export is not timed).
     """
     from hydra import compose, initialize_config_dir
 
@@ -155,11 +157,22 @@ def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
     lengths = [len(words) for words in sentences]
     batches = batches_of(lengths, BATCH_SIZE, "bucketed", shuffle=False, seed=1, max_tokens=MAX_TOKENS)
     sync = torch.cuda.synchronize if job["device"] == "cuda" else (lambda: None)
+    if job["runtime"] == "onnx":
+        import tempfile
+
+        from postag.portable.export import export_network
+        from postag.portable.runtime import OnnxTagger
+
+        exported = tempfile.mkdtemp(prefix="postag-bench-onnx-")
+        export_network(model.net, vocab, exported)
     rates = []
     for _ in range(job["tag_passes"] + 1):  # the first pass warms up
         # A freshly loaded vocabulary every pass, as `postag tag` starts with: no word encoded yet.
-        fresh = Vocabularies.from_state_dict(vocab.state_dict())
-        tagger = Tagger(model, fresh, device=job["device"], bf16=job["bf16"])
+        if job["runtime"] == "onnx":
+            tagger = OnnxTagger(exported)
+        else:
+            fresh = Vocabularies.from_state_dict(vocab.state_dict())
+            tagger = Tagger(model, fresh, device=job["device"], bf16=job["bf16"])
         sync()
         started = time.perf_counter()
         tagger.tag_sentences(sentences)
@@ -312,14 +325,18 @@ COMPILED_JOBS = [
 
 
 # Tagging only: postag's whole tagging path, from words to tag names
-# (name, config overrides, character vectors once per distinct word of a batch).
+# (name, config overrides, character vectors once per distinct word of a batch, runtime: the
+# PyTorch Tagger or the exported model in onnxruntime, fp32 only).
 TAGGER_JOBS = [
-    ("postag Tagger from words to tags, model=pos", ["model=pos"], True),
-    ("postag Tagger from words to tags, model=best (one tagger), characters per token", ["model=best"], False),
-    ("postag Tagger from words to tags, model=best (one tagger)", ["model=best"], True),
-    ("postag Tagger from words to tags, model=best without convolutions", ["model=best", "model.conv_kernel=0"], True),
-    ("postag Tagger from words to tags, model=best model.ff_dim=256", ["model=best", "model.ff_dim=256"], True),
-    ("postag Tagger from words to tags, model=best model.ensemble=3", ["model=best", "model.ensemble=3"], True),
+    ("postag Tagger from words to tags, model=pos", ["model=pos"], True, "torch"),
+    ("postag Tagger from words to tags, model=best (one tagger), characters per token", ["model=best"], False, "torch"),
+    ("postag Tagger from words to tags, model=best (one tagger)", ["model=best"], True, "torch"),
+    ("postag Tagger from words to tags, model=best without convolutions", ["model=best", "model.conv_kernel=0"], True,
+     "torch"),
+    ("postag Tagger from words to tags, model=best model.ff_dim=256", ["model=best", "model.ff_dim=256"], True, "torch"),
+    ("postag Tagger from words to tags, model=best model.ensemble=3", ["model=best", "model.ensemble=3"], True, "torch"),
+    ("ONNX runtime (postag export) from words to tags, model=pos", ["model=pos"], True, "onnx"),
+    ("ONNX runtime (postag export) from words to tags, model=best (one tagger)", ["model=best"], True, "onnx"),
 ]
 
 
@@ -409,10 +426,13 @@ def main() -> None:
                     for keep in keep_settings
                 )
             if mode == "tag":
-                for name, model, chars_per_type in TAGGER_JOBS:
+                for name, model, chars_per_type, runtime in TAGGER_JOBS:
+                    if bf16 and runtime == "onnx":
+                        continue  # the exported graph is fp32
                     jobs.extend(
                         dict(
-                            name=name, encoder="tagger", model=model, chars_per_type=chars_per_type, h=None,
+                            name=name, encoder="tagger", model=model, chars_per_type=chars_per_type, runtime=runtime,
+                            h=None,
                             attention=None, batching="bucketed",
                             mode=mode, device=args.device, bf16=bf16, compile=False, tag_passes=args.tag_passes,
                             keep_freed_memory=keep,

@@ -138,14 +138,35 @@ def test_tag_command_on_a_file_inline_and_tokenized(checkpoint, tmp_path):
 def test_tag_command_errors_name_the_file_and_line(checkpoint, tmp_path):
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\u00e9 ok\n".encode("utf-8") + "na\u00efve\n".encode("latin-1"))
-    result = postag_cli("tag", "--ckpt", checkpoint, latin1)
+    result = postag_cli("tag", "--ckpt", checkpoint, "--format", "inline", latin1)
     assert result.returncode == 2 and f"{latin1}:2: not UTF-8 text (invalid continuation byte at byte 2 of the line)" in result.stderr.decode()
+    # what came before the bad line is tagged and written
+    tags = Tagger.load(checkpoint, device="cpu").tag(["caf\u00e9", "ok"])
+    assert result.stdout.decode() == f"caf\u00e9/{tags[0]} ok/{tags[1]}\n"
 
     result = postag_cli("tag", "--ckpt", checkpoint, tmp_path / "missing.txt")
     assert result.returncode == 2 and "missing.txt: no such file" in result.stderr.decode()
 
     result = postag_cli("tag", "--ckpt", tmp_path / "nothing.ckpt", stdin=b"a\n")
     assert result.returncode == 2 and "no checkpoint file at" in result.stderr.decode()
+
+
+def test_tag_command_streams_and_stops_quietly_when_its_reader_does(checkpoint):
+    """`postag tag ... | head -1`: the first lines come out while input is still being read, and
+    a reader that stops early ends the command without an error."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "postag.app.cli", "tag", "--ckpt", str(checkpoint), "--format", "inline"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    process.stdin.write(b"the dog runs .\n" * 2500)  # more than one chunk, and the input left open
+    process.stdin.flush()
+    first = process.stdout.readline()  # written before the end of the input was seen
+    assert first.decode().startswith("the/")
+    process.stdout.close()  # the reader goes away
+    process.stdin.write(b"a cat sat\n" * 1600)  # the rest of the second chunk, and a little more
+    process.stdin.close()
+    assert process.wait(timeout=120) == 0
+    assert process.stderr.read() == b""
 
 
 def test_compare_rows_sort_by_gain_and_keep_absent_tags_last():

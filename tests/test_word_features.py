@@ -16,6 +16,21 @@ def test_char_cnn_ignores_character_padding(kernel_sizes):
     assert cnn(torch.randint(1, 20, (2, 4, 7))).shape == (2, 4, 8)
 
 
+@pytest.mark.parametrize("kernel_sizes", [(3,), (2, 3, 4, 5)])
+def test_char_cnn_padded_forward_equals_forward_and_is_what_a_traced_graph_runs(kernel_sizes, monkeypatch):
+    torch.manual_seed(0)
+    cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8, kernel_sizes=kernel_sizes).eval()
+    chars = torch.randint(1, 20, (3, 5, 7))
+    chars[:, :, 4:] = 0  # words of at most 4 characters
+    chars[0, 1, 1:] = 0  # a one-character word
+    chars[2, 3:] = 0  # padding tokens
+    with torch.no_grad():
+        torch.testing.assert_close(cnn.padded_forward(chars), cnn(chars))
+        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+        monkeypatch.setattr(cnn, "word_vectors", lambda words: pytest.fail("packed path under tracing"))
+        torch.testing.assert_close(cnn(chars), cnn.padded_forward(chars))
+
+
 def test_char_cnn_widths_match_an_explicit_window_computation():
     torch.manual_seed(0)
     cnn = CharCNN(char_vocab_size=20, char_n=4, hidden_n=5, kernel_sizes=(2, 3, 4)).eval()

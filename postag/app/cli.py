@@ -1,6 +1,7 @@
 """The ``postag`` command.
 
-    postag tag --ckpt PATH [FILE] [--tokenize] [--format tsv|inline|conllu] [--input-format text|conllu]
+    postag tag (--ckpt PATH | --onnx DIR) [FILE] [--tokenize] [--format tsv|inline|conllu] [--input-format text|conllu]
+    postag export --ckpt PATH --output DIR
     postag explain --ckpt PATH [--output attention.png] [--top 3] [--tokenize] SENTENCE
     postag sweep-summary SWEEP_DIR
 """
@@ -8,29 +9,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+from postag.app.stream import BATCH_SIZE, CHUNK_SENTENCES, MAX_TOKENS, TOKENS_A_SENTENCE
 from postag.errors import InputError
-
-
-def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[tuple[int, list[str]]]:
-    """(line number, tokens) per input line; an empty line is an empty sentence."""
-    from postag.app.tokenizer import tokenize as split
-
-    for line_number, text in decoded_lines(lines, source):
-        yield line_number, split(text) if tokenize else text.split()
-
-
-def decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line, decoded one at a time so that a bad byte is reported on its own line."""
-    for line_number, raw in enumerate(lines, start=1):
-        try:
-            yield line_number, raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
 
 
 def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, conllu_column: int) -> None:
@@ -47,19 +32,11 @@ def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, con
 
 
 def tag_command(args: argparse.Namespace) -> int:
-    from postag.app.cpu import keep_freed_memory
-    from postag.app.tagger import Tagger
+    from postag.app.stream import Progress, decoded_lines, read_sentences, tag_stream
 
     if args.tokenize and args.input_format == "conllu":
         raise InputError("--tokenize is for plain text; CoNLL-U input is tokenised already")
-    # A process of its own: batch after batch reuses the memory of the last (docs/benchmarks.md).
-    keep_freed_memory()
-
-    # Batch limits left unset keep Tagger's defaults; --max-tokens 0 lifts the token limit.
-    limits = {} if args.batch_size is None else {"batch_size": args.batch_size}
-    if args.max_tokens is not None:
-        limits["max_tokens"] = args.max_tokens or None
-    tagger = Tagger.load(args.ckpt, device=args.device, bf16=args.bf16, compile=args.compile, **limits)
+    tagger = load_tagger(args)
     if args.file is None or args.file == "-":
         source, handle = "<stdin>", sys.stdin.buffer
     else:
@@ -69,24 +46,52 @@ def tag_command(args: argparse.Namespace) -> int:
         source, handle = str(path), open(path, "rb")
     from postag.data.conllu import TAG_COLUMNS, parse
 
-    column = TAG_COLUMNS[tagger.vocab.conllu_column]  # where the model's kind of tag goes in CoNLL-U
+    column = TAG_COLUMNS[tagger.conllu_column]  # where the model's kind of tag goes in CoNLL-U
     style = args.format or ("conllu" if args.input_format == "conllu" else "tsv")
+    out = sys.stdout
     with handle:
         if args.input_format == "conllu":
-            document = list(parse(decoded_lines(handle, source), source))
-            sentences = [sentence.words for sentence in document]
+            sentences = parse(decoded_lines(handle, source), source)
+
+            def words_of(sentence):
+                return sentence.words
+
+            def write(sentence, tags):
+                if style == "conllu":  # the file as it was, the tags in the model's column of its syntactic words
+                    out.write("\n".join(sentence.with_tags(tags, column)) + "\n\n")
+                else:
+                    write_tagged(out, sentence.words, tags, style, column)
         else:
-            document = None
-            sentences = [words for _, words in read_sentences(handle, source, args.tokenize)]
-    tags = tagger.tag_sentences(sentences)
-    if document is not None and style == "conllu":
-        # The file as it was, with the predicted tags in the model's column of its syntactic words.
-        for sentence, sentence_tags in zip(document, tags):
-            sys.stdout.write("\n".join(sentence.with_tags(sentence_tags, column)) + "\n\n")
-        return 0
-    for words, sentence_tags in zip(sentences, tags):
-        write_tagged(sys.stdout, words, sentence_tags, style, column)
+            sentences = read_sentences(handle, source, args.tokenize)
+
+            def words_of(words):
+                return words
+
+            def write(words, tags):
+                write_tagged(out, words, tags, style, column)
+
+        tag_stream(tagger, sentences, words_of, write, out, Progress(), args.chunk)
     return 0
+
+
+def load_tagger(args: argparse.Namespace):
+    """The PyTorch ``Tagger`` of ``--ckpt``, or with ``--onnx`` the runtime of an exported model."""
+    # Batch limits left unset keep the tagger's defaults; --max-tokens 0 lifts the token limit.
+    limits = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    if args.max_tokens is not None:
+        limits["max_tokens"] = args.max_tokens or None
+    if (args.onnx is None) == (args.ckpt is None):
+        raise InputError("postag tag needs either --ckpt (a checkpoint) or --onnx (an exported model)")
+    if args.onnx is not None:
+        from postag.portable.runtime import OnnxTagger
+
+        return OnnxTagger.load(args.onnx, **limits)
+    from postag.app.cpu import keep_freed_memory
+    from postag.app.tagger import Tagger
+
+    # A process of its own: batch after batch reuses the memory of the last (docs/benchmarks.md).
+    keep_freed_memory()
+    return Tagger.load(args.ckpt, device=args.device, bf16=args.bf16, compile=args.compile, **limits)
 
 
 def explain_command(args: argparse.Namespace) -> int:
@@ -117,10 +122,18 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_checkpoint_arguments(command: argparse.ArgumentParser) -> None:
+def add_checkpoint_arguments(command: argparse.ArgumentParser, required: bool = True) -> None:
     """The options of every command that runs a checkpoint: which one, and where."""
-    command.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    command.add_argument("--ckpt", required=required, help="checkpoint written by train.py")
     command.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from postag.portable.export import export
+
+    files = export(args.ckpt, args.output)
+    print(f"exported {args.ckpt} to {args.output}: " + ", ".join(path.name for path in files))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,12 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens are separated by whitespace unless --tokenize is given.",
     )
     tag.add_argument("file", nargs="?", help="input file (default: standard input)")
-    add_checkpoint_arguments(tag)
+    add_checkpoint_arguments(tag, required=False)
+    tag.add_argument(
+        "--onnx",
+        metavar="DIR",
+        help="tag with a model exported by `postag export` instead of a checkpoint: needs only onnxruntime and numpy",
+    )
     tag.add_argument(
         "--tokenize",
         action="store_true",
-        help="plain English text: split punctuation and clitics off words (English only; "
-        "other languages must come tokenised, tokens separated by spaces)",
+        help="plain English text: split punctuation and clitics off words and a line into its sentences "
+        "(English only; other languages must come tokenised, one sentence a line, tokens separated by spaces)",
     )
     tag.add_argument(
         "--input-format",
@@ -154,11 +172,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="word<TAB>tag lines, word/TAG, or CoNLL-U with the tag in the UPOS or XPOS column the model "
         "was trained on (default: conllu for CoNLL-U input, else tsv); CoNLL-U input comes back whole",
     )
-    # Defaults are Tagger's (postag.app.tagger.BATCH_SIZE, MAX_TOKENS); importing them here would load
-    # torch and Lightning before every command, --help included.
-    tag.add_argument("--batch-size", type=int, help="at most this many sentences a batch (default 256)")
+    tag.add_argument("--batch-size", type=int, help=f"at most this many sentences a batch (default {BATCH_SIZE})")
     tag.add_argument(
-        "--max-tokens", type=int, help="at most this many token slots a batch (default 2048; 0: no limit)"
+        "--max-tokens", type=int, help=f"at most this many token slots a batch (default {MAX_TOKENS}; 0: no limit)"
+    )
+    tag.add_argument(
+        "--chunk",
+        type=int,
+        default=CHUNK_SENTENCES,
+        help=f"sentences read, tagged and written at a time, or {TOKENS_A_SENTENCE} tokens for each "
+        f"(default {CHUNK_SENTENCES}): memory holds one chunk, whatever the input's size",
     )
     tag.add_argument("--bf16", action="store_true", help="bf16 autocast: faster on CPUs with bf16 support")
     tag.add_argument(
@@ -179,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenize", action="store_true", help="split punctuation and clitics off words (English only)"
     )
     explain.set_defaults(run=explain_command)
+    export = commands.add_parser(
+        "export",
+        help="write a checkpoint's network as ONNX, with its vocabularies, for tagging without torch",
+        description="Write DIR/model.onnx and DIR/tagger.json: everything `postag tag --onnx DIR` needs.",
+    )
+    export.add_argument("--ckpt", required=True, help="checkpoint written by train.py")
+    export.add_argument("--output", required=True, metavar="DIR", help="directory to write (created if missing)")
+    export.set_defaults(run=export_command)
     sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")
     sweep.add_argument("sweep_dir")
     sweep.set_defaults(run=sweep_command)
@@ -190,8 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (InputError, FileNotFoundError, ValueError) as err:
+        sys.stdout.flush()  # what was tagged before the error comes out first
         print(f"postag: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`postag tag ... | head`): not an error. Output still buffered
+        # goes nowhere, so that Python's own flush at exit does not fail on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import torch
 
+from postag.app.stream import BATCH_SIZE, MAX_TOKENS
 from postag.training.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.network.tagging import TaggingNetwork
 from postag.training.module import TaggerModule
 
-# Batches of at most this many sentences and token slots (sentences x the longest): short
-# sentences in big batches, long ones in small, so that little of a batch is padding.
-BATCH_SIZE = 256
-MAX_TOKENS = 2048
 
 
 @dataclass
@@ -75,6 +72,11 @@ class Tagger:
         return cls(
             model, vocab, device=device, batch_size=batch_size, bf16=bf16, max_tokens=max_tokens, compile=compile
         )
+
+    @property
+    def conllu_column(self) -> str:
+        """The CoNLL-U column (upos or xpos) of the model's kind of tag."""
+        return self.vocab.conllu_column
 
     def tag(self, words: Sequence[str]) -> list[str]:
         """Tags of one tokenised sentence."""

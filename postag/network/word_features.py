@@ -115,8 +115,25 @@ class CharCNN(nn.Module):
             )  # (N, H)
         return self.out(torch.cat(pooled, dim=-1))  # (N, H)
 
+    def padded_forward(self, chars: torch.Tensor) -> torch.Tensor:
+        """``forward`` on every character slot, padding included, with shapes that do not depend
+        on the data: what a traced graph (torch.export, ONNX) can hold. The same vectors: padding
+        characters' outputs are left out of the maximum, and a padding token's pooled vector is
+        zeros, which the output layer turns into its bias, as ``forward`` gives it."""
+        batch, seq, width = chars.shape
+        ids = chars.reshape(batch * seq, width)  # (N, W), N = B*S here
+        real = (ids != self.pad_id)[:, None, :]  # (N, 1, W)
+        pooled = []
+        for k, conv in zip(self.kernel_sizes, self.convs):
+            padded = F.pad(ids, ((k - 1) // 2, k // 2), value=self.pad_id)  # (N, W + k - 1)
+            y = relu(conv(self.embedding(padded).transpose(1, 2)))  # (N, H, W), "same" as word_vectors
+            pooled.append((y * real).amax(dim=-1))  # (N, H); zeros (after ReLU, >= 0) cannot change a max
+        return self.out(torch.cat(pooled, dim=-1)).reshape(batch, seq, -1)  # (B, S, H)
+
     def forward(self, chars: torch.Tensor) -> torch.Tensor:
         # chars: (B, S, W) character ids; a padding token has no characters
+        if torch.compiler.is_compiling():
+            return self.padded_forward(chars)  # no data-dependent shapes in a traced graph
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*S, W)
         # Only real tokens go through the convolution: padding tokens are often half the batch.
@@ -169,7 +186,7 @@ class WordFeatures(nn.Module):
 
     @property
     def fields_read(self) -> set[str]:
-        """The fields of a word's record (postag.data.vocab.RECORD_FIELDS) that forward reads."""
+        """The fields of a word's record (postag.data.records.RECORD_FIELDS) that forward reads."""
         tables = {
             "chars": self.chars, "shapes": self.shape, "suffixes": self.suffix, "affixes": self.affix, "norms": self.norm
         }

@@ -1,0 +1,149 @@
+"""Tagging a stream of any length: input read a chunk at a time, each chunk tagged in
+length-sorted batches and written, in input order, before the next chunk is read.
+
+Memory holds one chunk, whatever the input's size, and the first lines come out once the
+first chunk is tagged. Works with any tagger that has ``tag_sentences`` (the PyTorch
+``Tagger`` or the ONNX runtime), and imports neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO, TypeVar
+
+from postag.errors import InputError
+
+Item = TypeVar("Item")
+
+# Tagging batches hold at most BATCH_SIZE sentences and MAX_TOKENS token slots (sentences x the
+# longest): short sentences in big batches, long ones in small, so that little of a batch is padding.
+BATCH_SIZE = 256
+MAX_TOKENS = 2048
+# A chunk ends at CHUNK_SENTENCES sentences, or at as many tokens as that many sentences of
+# TOKENS_A_SENTENCE would have, whichever comes first: big enough for batches of sentences of
+# similar lengths, small enough that the first lines come out within a second or two.
+CHUNK_SENTENCES = 2000
+TOKENS_A_SENTENCE = 25
+
+
+def length_batches(lengths: list[int], batch_size: int = BATCH_SIZE, max_tokens: int | None = MAX_TOKENS) -> list[list[int]]:
+    """Indices of sentences of these lengths (all positive), longest first, cut into batches
+    within the limits; a sentence longer than ``max_tokens`` has a batch of its own."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for i in order:
+        if batches:
+            batch = batches[-1]
+            slots = (len(batch) + 1) * lengths[batch[0]]  # the first is the longest
+            if len(batch) < batch_size and (max_tokens is None or slots <= max_tokens):
+                batch.append(i)
+                continue
+        batches.append([i])
+    return batches
+
+
+def decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, decoded one at a time so that a bad byte is reported on its own line."""
+    for line_number, raw in enumerate(lines, start=1):
+        try:
+            yield line_number, raw.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
+
+
+def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[list[str]]:
+    """The sentences of plain text, one a line, tokens separated by whitespace; with ``tokenize``,
+    English text split into Penn Treebank tokens and a line into its sentences. An empty line is
+    an empty sentence, so that blank lines stay in the output."""
+    from postag.app.tokenizer import split_sentences, tokenize as split
+
+    for _, text in decoded_lines(lines, source):
+        if tokenize:
+            yield from split_sentences(split(text))
+        else:
+            yield text.split()
+
+
+def in_chunks(
+    items: Iterable[Item], size: Callable[[Item], int], max_items: int = CHUNK_SENTENCES, max_tokens: int | None = None
+) -> Iterator[list[Item]]:
+    """Lists of consecutive items, each closed once it holds ``max_items`` items or ``max_tokens``
+    tokens (``size`` of each item; default ``max_items * TOKENS_A_SENTENCE``). An error while
+    reading is raised after the items read before it have been handed on: what came before a bad
+    line is still tagged and written."""
+    if max_tokens is None:
+        max_tokens = max_items * TOKENS_A_SENTENCE
+    chunk: list[Item] = []
+    tokens = 0
+    iterator = iter(items)
+    while True:
+        try:
+            item = next(iterator)
+        except StopIteration:
+            break
+        except Exception:
+            if chunk:
+                yield chunk
+            raise
+        chunk.append(item)
+        tokens += size(item)
+        if len(chunk) >= max_items or tokens >= max_tokens:
+            yield chunk
+            chunk, tokens = [], 0
+    if chunk:
+        yield chunk
+
+
+class Progress:
+    """Sentences, tokens and tokens per second on one line of stderr, when it is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, every: float = 0.5):
+        self.stream = sys.stderr if stream is None else stream
+        self.shown = self.stream.isatty()
+        self.every = every
+        self.sentences = self.tokens = 0
+        self.start = self.last = time.perf_counter()
+
+    def update(self, sentences: int, tokens: int) -> None:
+        self.sentences += sentences
+        self.tokens += tokens
+        now = time.perf_counter()
+        if self.shown and now - self.last >= self.every:
+            self.last = now
+            self.stream.write("\r" + self.line(now))
+            self.stream.flush()
+
+    def line(self, now: float) -> str:
+        rate = self.tokens / max(now - self.start, 1e-9)
+        return f"tagged {self.sentences:,} sentences, {self.tokens:,} tokens ({rate:,.0f} tokens/s)"
+
+    def close(self) -> None:
+        if self.shown and self.sentences:
+            self.stream.write("\r" + self.line(time.perf_counter()) + "\n")
+            self.stream.flush()
+
+
+def tag_stream(
+    tagger,
+    items: Iterable[Item],
+    words_of: Callable[[Item], list[str]],
+    write: Callable[[Item, list[str]], None],
+    out: TextIO,
+    progress: Progress | None = None,
+    chunk_sentences: int = CHUNK_SENTENCES,
+) -> None:
+    """Tag ``items`` chunk by chunk (``tagger.tag_sentences`` of their words) and ``write`` each
+    item with its tags, flushing ``out`` after every chunk."""
+    try:
+        for chunk in in_chunks(items, lambda item: len(words_of(item)), chunk_sentences):
+            sentences = [words_of(item) for item in chunk]
+            for item, tags in zip(chunk, tagger.tag_sentences(sentences)):
+                write(item, tags)
+            out.flush()
+            if progress is not None:
+                progress.update(len(chunk), sum(map(len, sentences)))
+    finally:
+        if progress is not None:
+            progress.close()

@@ -1,0 +1,131 @@
+"""``postag export``: a checkpoint's network as ONNX (``model.onnx``) and what turns words into
+its inputs and its outputs into tags (``tagger.json``): the vocabularies, the record fields the
+network reads, its tag names and, for a model with positions, their number.
+
+The graph takes one batch of at most ``max_len`` tokens a sentence; the runtime cuts longer
+sentences into windows itself (``postag.network.window_plan``), as the PyTorch network does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from postag.app.tagger import Tagger
+from postag.data.vocab import Vocabularies
+from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
+from postag.network.tagging import TaggingNetwork, features_of
+
+# The graph's inputs after tokens and mask, in this order, for the record fields the network reads
+FEATURE_INPUTS = ("chars", "shapes", "suffixes", "affixes", "norms")
+OPSET = 18
+
+
+@contextlib.contextmanager
+def quiet_exporter():
+    """The exporter's progress lines, and warnings about operators of packages postag does not use, held back."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "torch._export", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+class ExportedNetwork(nn.Module):
+    """TaggingNetwork.forward on plain tensors: (tokens, mask, the features read) -> log-probabilities
+    or logits (B, S, T), for sentences that fit the position table."""
+
+    def __init__(self, net: TaggingNetwork):
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        chars: torch.Tensor | None = None,
+        shapes: torch.Tensor | None = None,
+        suffixes: torch.Tensor | None = None,
+        affixes: torch.Tensor | None = None,
+        norms: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        named = {"chars": chars, "shapes": shapes, "suffixes": suffixes, "affixes": affixes, "norms": norms}
+        batch = _FeatureBatch(tokens, mask, named)
+        logits = [head(encoder(tokens, mask, features_of(wf, batch))) for wf, encoder, head in self.net.members()]
+        return self.net.combine(logits)  # (B, S, T)
+
+
+class _FeatureBatch:
+    """What ``features_of`` reads of a Batch: a network's unread features are None."""
+
+    def __init__(self, tokens: torch.Tensor, mask: torch.Tensor, named: dict[str, torch.Tensor]):
+        self.tokens, self.mask = tokens, mask
+        for name in FEATURE_INPUTS:
+            setattr(self, name, named.get(name))
+
+
+def example_inputs(vocab: Vocabularies, inputs: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """A batch of two sentences of different lengths, to trace the graph with."""
+    batch = vocab.encode_batch([["The", "example", "runs", "."], ["Two", "words"]])
+    return {name: getattr(batch, name) for name in inputs}
+
+
+def export(checkpoint: str | Path, output: str | Path) -> list[Path]:
+    """Write ``output/model.onnx`` and ``output/tagger.json`` for ``checkpoint``; returns their paths."""
+    tagger = Tagger.load(checkpoint, device="cpu")
+    return export_network(tagger.model, tagger.vocab, output)
+
+
+def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path) -> list[Path]:
+    """``export`` of a network and its vocabularies."""
+    net = copy.deepcopy(net).cpu().eval()
+    read = net.record_fields()
+    vocab = vocab.for_fields(read)
+    features = tuple(name for name in FEATURE_INPUTS if name in read)
+    encoder = net.encoder
+    max_len = encoder.max_len if encoder.position_embedding is not None else None
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    inputs = ("tokens", "mask", *features)
+    batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=max_len or 100_000)
+    shapes = {"tokens": {0: batch, 1: seq}, "mask": {0: batch, 1: seq}}
+    for name in features:
+        shapes[name] = {0: batch, 1: seq, 2: torch.export.Dim("width")} if name == "chars" else {0: batch, 1: seq}
+    with quiet_exporter():
+        program = torch.onnx.export(
+            ExportedNetwork(net),
+            (),
+            kwargs=example_inputs(vocab, inputs),
+            dynamo=True,
+            output_names=["scores"],
+            dynamic_shapes=shapes,
+            opset_version=OPSET,
+            external_data=False,
+            verbose=False,
+        )
+    model_path = output / MODEL_FILE
+    program.save(str(model_path))
+    settings = {
+        "format": FORMAT_VERSION,
+        "inputs": list(inputs),
+        "max_len": max_len,
+        "vocabularies": vocab.state_dict(),
+        "unread": sorted(vocab.unread),
+    }
+    settings_path = output / SETTINGS_FILE
+    settings_path.write_text(json.dumps(settings, ensure_ascii=False))
+    return [model_path, settings_path]

@@ -1,0 +1,123 @@
+"""Tagging with an exported model (``postag export``) and nothing but onnxruntime and numpy.
+
+``OnnxTagger.load(directory).tag_sentences(sentences)`` gives the tags the PyTorch ``Tagger``
+gives: the same word records (``postag.data.records``), batches of sentences of similar
+lengths, and windows for sentences longer than the model's positions
+(``postag.network.window_plan``). Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from postag.app.stream import BATCH_SIZE, MAX_TOKENS, length_batches
+from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
+from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
+from postag.errors import InputError
+from postag.network.window_plan import window_plan
+
+# Encoded words kept for reuse; emptied when full, so that no input can grow it without bound.
+WORD_CACHE_SIZE = 1 << 17
+
+
+class OnnxTagger:
+    """An exported tagger: its ONNX session, its vocabularies and batch limits."""
+
+    def __init__(self, directory: str | Path, batch_size: int = BATCH_SIZE, max_tokens: int | None = MAX_TOKENS,
+                 threads: int = 0):
+        import onnxruntime
+
+        directory = Path(directory)
+        model, settings_file = directory / MODEL_FILE, directory / SETTINGS_FILE
+        for path in (model, settings_file):
+            if not path.is_file():
+                raise InputError(f"{path}: no such file (expected a directory written by `postag export`)")
+        settings = json.loads(settings_file.read_text(encoding="utf-8"))
+        if settings.get("format") != FORMAT_VERSION:
+            raise InputError(f"{settings_file}: format {settings.get('format')!r}, expected {FORMAT_VERSION}")
+        vocabularies = settings["vocabularies"]
+        self.tag_names: list[str] = vocabularies["tags"]
+        self.conllu_column: str = vocabularies.get("conllu_column", "xpos")
+        self._lookups = {name: {s: i for i, s in enumerate(items)} for name, items in vocabularies.items()
+                         if isinstance(items, list)}
+        self._unread = frozenset(settings["unread"])
+        self.inputs: list[str] = settings["inputs"]
+        self.max_len: int | None = settings["max_len"]
+        self.batch_size, self.max_tokens = batch_size, max_tokens
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads  # 0: onnxruntime's choice, one a core
+        self.session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._records: dict[str, list[int]] = {}
+
+    @classmethod
+    def load(cls, directory: str | Path, **kwargs) -> OnnxTagger:
+        return cls(directory, **kwargs)
+
+    def tag(self, words: Sequence[str]) -> list[str]:
+        return self.tag_sentences([words])[0]
+
+    def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Tags of many tokenised sentences, in their order; an empty sentence gets no tags."""
+        if isinstance(sentences, str) or any(isinstance(s, str) for s in sentences):
+            raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
+        results: list[list[str]] = [[] for _ in sentences]
+        real = [i for i, words in enumerate(sentences) if len(words) > 0]
+        for batch in length_batches([len(sentences[i]) for i in real], self.batch_size, self.max_tokens):
+            ids = [real[j] for j in batch]
+            best = self._best([sentences[i] for i in ids])  # (B, S)
+            for row, i in zip(best, ids):
+                results[i] = [self.tag_names[t] for t in row[: len(sentences[i])]]
+        return results
+
+    def _record(self, word: str) -> list[int]:
+        record = self._records.get(word)
+        if record is None:
+            if len(self._records) >= WORD_CACHE_SIZE:
+                self._records.clear()
+            record = self._records[word] = word_record(word, self._lookups, self._unread)
+        return record
+
+    def _best(self, sentences: list[Sequence[str]]) -> np.ndarray:
+        """The best tag id of every token of a batch, (B, S)."""
+        longest = max(map(len, sentences))
+        records = np.zeros((len(sentences), longest, RECORD_WIDTH), dtype=np.int64)
+        for row, words in enumerate(sentences):
+            records[row, : len(words)] = [self._record(w) for w in words]
+        mask = np.arange(longest)[None, :] < np.array([len(w) for w in sentences])[:, None]  # (B, S)
+        fields = {
+            "tokens": records[..., RECORD["words"]],
+            "mask": mask,
+            "shapes": records[..., RECORD["shapes"]],
+            "suffixes": records[..., RECORD["suffixes"]],
+            "affixes": records[..., AFFIXES_FROM:NORMS_FROM],
+            "norms": records[..., NORMS_FROM:CHARS_FROM],
+            "chars": _to_longest_word(records[..., CHARS_FROM:]),
+        }
+        if self.max_len is None or longest <= self.max_len:
+            return self._run(fields).argmax(-1)
+        # Windows of max_len tokens, run as the rows of one batch; each token read from its own.
+        plan = window_plan(longest, self.max_len)
+        columns = np.array(plan.columns())  # (K, L)
+        pad = plan.padded_length - longest
+        windows = {}
+        for name, value in fields.items():
+            widths = [(0, 0), (0, pad)] + [(0, 0)] * (value.ndim - 2)
+            value = np.pad(value, widths, constant_values=False if name == "mask" else PAD_ID)  # (B, S', ...)
+            windows[name] = np.swapaxes(value[:, columns], 0, 1).reshape(-1, self.max_len, *value.shape[2:])
+        scores = self._run(windows)  # (K * B, L, T)
+        scores = scores.reshape(plan.count, len(sentences), self.max_len, -1)  # (K, B, L, T)
+        return scores[plan.owner, :, plan.offset].swapaxes(0, 1).argmax(-1)  # (B, S)
+
+    def _run(self, fields: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {name: np.ascontiguousarray(fields[name]) for name in self.inputs})[0]
+
+
+def _to_longest_word(chars: np.ndarray) -> np.ndarray:
+    """(B, S, width) -> (B, S, W), W the longest word's length (at least 1), as batches cut it."""
+    used = (chars != PAD_ID).any(axis=(0, 1))
+    widest = int(np.flatnonzero(used).max()) + 1 if used.any() else 1
+    return chars[:, :, :widest]
