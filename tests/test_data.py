@@ -533,3 +533,18 @@ def test_encode_batch_needs_a_sentence():
     train = [(["a"], ["DT"])]
     with pytest.raises(ValueError, match="at least one sentence"):
         Vocabularies.from_training(train, train, min_freq=1).encode_batch([])
+
+
+@pytest.mark.parametrize("batch_size, max_tokens", [(2, None), (100, 7), (1, 1), (3, 12)])
+def test_longest_first_batches_keep_their_limits_and_cover_every_sentence_once(batch_size, max_tokens):
+    from postag.data.buckets import longest_first
+
+    lengths = [5, 1, 3, 3, 8, 2, 2, 7, 1]
+    batches = longest_first(lengths, batch_size, max_tokens)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) <= batch_size
+        longest = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or max_tokens is None or len(batch) * longest <= max_tokens
+        assert lengths[batch[0]] == longest  # longest first: its length sizes the batch
+    assert batches == list(LengthBucketSampler(lengths, batch_size, shuffle=False, max_tokens=max_tokens))

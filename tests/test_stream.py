@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from postag.app.stream import Progress, in_chunks, length_batches, tag_stream
+from postag.app.stream import Progress, in_chunks, tag_stream
 from postag.app.tokenizer import split_sentences, tokenize
 from postag.errors import InputError
 
@@ -32,18 +32,6 @@ def test_an_error_while_reading_comes_after_the_chunk_read_before_it():
         for chunk in chunks:
             handed.append(chunk)
     assert handed == [[["a"], ["b", "c"]]]
-
-
-@pytest.mark.parametrize("batch_size, max_tokens", [(2, None), (100, 7), (1, 1), (3, 12)])
-def test_length_batches_keep_their_limits_and_cover_every_sentence_once(batch_size, max_tokens):
-    lengths = [5, 1, 3, 3, 8, 2, 2, 7, 1]
-    batches = length_batches(lengths, batch_size, max_tokens)
-    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-    for batch in batches:
-        assert len(batch) <= batch_size
-        longest = max(lengths[i] for i in batch)
-        assert len(batch) == 1 or max_tokens is None or len(batch) * longest <= max_tokens
-        assert lengths[batch[0]] == longest  # longest first: its length sizes the batch
 
 
 class RecordingTagger:

@@ -28,22 +28,6 @@ CHUNK_SENTENCES = 2000
 TOKENS_A_SENTENCE = 25
 
 
-def length_batches(lengths: list[int], batch_size: int = BATCH_SIZE, max_tokens: int | None = MAX_TOKENS) -> list[list[int]]:
-    """Indices of sentences of these lengths (all positive), longest first, cut into batches
-    within the limits; a sentence longer than ``max_tokens`` has a batch of its own."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batches: list[list[int]] = []
-    for i in order:
-        if batches:
-            batch = batches[-1]
-            slots = (len(batch) + 1) * lengths[batch[0]]  # the first is the longest
-            if len(batch) < batch_size and (max_tokens is None or slots <= max_tokens):
-                batch.append(i)
-                continue
-        batches.append([i])
-    return batches
-
-
 def decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, str]]:
     """(line number, text) of each line, decoded one at a time so that a bad byte is reported on its own line."""
     for line_number, raw in enumerate(lines, start=1):

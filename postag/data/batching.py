@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
 from postag.data.features import N_AFFIXES, N_NORMS
+from postag.data.buckets import longest_first
 from postag.data.records import PAD_ID, UNK_ID
 
 IGNORE_INDEX = -100  # label of padded positions; cross-entropy and the metrics skip it
@@ -234,15 +235,7 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
             # Several processes: every num_replicas-th sentence, so shares are exact (no
             # sentence counted twice) and differ by at most one sentence.
             order = order[self.rank :: self.num_replicas]
-            batches, start = [], 0
-            while start < len(order):
-                size = self.batch_size
-                if self.max_tokens is not None:
-                    # Longest first, so the batch's first sentence sets its padded length.
-                    size = max(1, min(size, self.max_tokens // max(1, self.lengths[order[start]])))
-                batches.append(order[start : start + size])
-                start += size
-            return batches
+            return longest_first(self.lengths, self.batch_size, self.max_tokens, order)
         rng = random.Random(self.seed * 100_003 + self.epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from postag.app.stream import BATCH_SIZE, MAX_TOKENS, length_batches
+from postag.app.stream import BATCH_SIZE, MAX_TOKENS
+from postag.data.buckets import longest_first
 from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.errors import InputError
@@ -66,12 +67,16 @@ class OnnxTagger:
             raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, words in enumerate(sentences) if len(words) > 0]
-        for batch in length_batches([len(sentences[i]) for i in real], self.batch_size, self.max_tokens):
+        for batch in longest_first([len(sentences[i]) for i in real], self.batch_size, self.max_tokens):
             ids = [real[j] for j in batch]
             best = self._best([sentences[i] for i in ids])  # (B, S)
             for row, i in zip(best, ids):
                 results[i] = [self.tag_names[t] for t in row[: len(sentences[i])]]
         return results
+
+    def forget_words(self) -> None:
+        """Empty the cache of encoded words, as a new process starts (for benchmarks)."""
+        self._records.clear()
 
     def _record(self, word: str) -> list[int]:
         record = self._records.get(word)
@@ -95,15 +100,26 @@ class OnnxTagger:
             "suffixes": records[..., RECORD["suffixes"]],
             "affixes": records[..., AFFIXES_FROM:NORMS_FROM],
             "norms": records[..., NORMS_FROM:CHARS_FROM],
-            "chars": _to_longest_word(records[..., CHARS_FROM:]),
         }
+        if "char_ids" in self.inputs:
+            # The real characters of each distinct word once, the words numbered from 1 (PackedChars)
+            numbers: dict[str, int] = {}
+            index = np.zeros(mask.shape, dtype=np.int64)  # (B, S), 0 for padding tokens
+            for b, words in enumerate(sentences):
+                index[b, : len(words)] = [numbers.setdefault(w, len(numbers) + 1) for w in words]
+            chars = np.array([self._record(w)[CHARS_FROM:] for w in numbers], dtype=np.int64)  # (U, width)
+            real = chars != PAD_ID
+            fields["char_ids"] = chars[real]  # (R,)
+            fields["char_word"] = np.broadcast_to(np.arange(1, len(numbers) + 1)[:, None], chars.shape)[real]
+            fields["char_index"] = index
         if self.max_len is None or longest <= self.max_len:
             return self._run(fields).argmax(-1)
         # Windows of max_len tokens, run as the rows of one batch; each token read from its own.
         plan = window_plan(longest, self.max_len)
         columns = np.array(plan.columns())  # (K, L)
         pad = plan.padded_length - longest
-        windows = {}
+        # the characters are the batch's whatever the window; char_index is windowed with the tokens
+        windows = {name: fields.pop(name) for name in ("char_ids", "char_word") if name in fields}
         for name, value in fields.items():
             widths = [(0, 0), (0, pad)] + [(0, 0)] * (value.ndim - 2)
             value = np.pad(value, widths, constant_values=False if name == "mask" else PAD_ID)  # (B, S', ...)
@@ -115,9 +131,3 @@ class OnnxTagger:
     def _run(self, fields: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, {name: np.ascontiguousarray(fields[name]) for name in self.inputs})[0]
 
-
-def _to_longest_word(chars: np.ndarray) -> np.ndarray:
-    """(B, S, width) -> (B, S, W), W the longest word's length (at least 1), as batches cut it."""
-    used = (chars != PAD_ID).any(axis=(0, 1))
-    widest = int(np.flatnonzero(used).max()) + 1 if used.any() else 1
-    return chars[:, :, :widest]

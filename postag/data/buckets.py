@@ -1,0 +1,25 @@
+"""Sentences cut into batches of similar length, longest first: pure Python, so that the
+torch-free runtime (``postag.portable``) batches as ``LengthBucketSampler`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def longest_first(
+    lengths: Sequence[int], batch_size: int, max_tokens: int | None = None, order: Sequence[int] | None = None
+) -> list[list[int]]:
+    """Indices of sentences (``order``: those to batch, by default all) sorted by length, longest
+    first, cut into batches of at most ``batch_size``; with ``max_tokens``, a batch also stops
+    before its token slots (sentences x its first, longest) pass ``max_tokens``, so the few long
+    sentences come in small batches and the many short ones in large batches."""
+    if order is None:
+        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches, start = [], 0
+    while start < len(order):
+        size = batch_size
+        if max_tokens is not None:
+            size = max(1, min(size, max_tokens // max(1, lengths[order[start]])))
+        batches.append(list(order[start : start + size]))
+        start += size
+    return batches
