@@ -17,7 +17,7 @@ from postag.app.tagger import Tagger
 from postag.data import Vocabularies, read_conll
 from postag.network.tagging import TaggingNetwork, data_arguments
 from postag.portable import MODEL_FILE, SETTINGS_FILE
-from postag.portable.export import export_network
+from postag.portable.export import export_network, graph_inputs
 from postag.portable.runtime import OnnxTagger
 
 TRAIN = read_conll(FIXTURES / "train.txt")
@@ -53,13 +53,13 @@ def test_the_onnx_graph_gives_the_networks_scores_for_every_batch_shape(exported
     net, vocab, directory = exported
     session = onnxruntime.InferenceSession(str(directory / MODEL_FILE), providers=["CPUExecutionProvider"])
     inputs = [i.name for i in session.get_inputs()]
-    assert inputs == ["tokens", "mask", "chars", "shapes", "suffixes", "affixes", "norms"]
+    assert inputs == ["tokens", "mask", "char_ids", "char_word", "char_index", "shapes", "suffixes", "affixes", "norms"]
     for sentences in (TEST, TEST[1:2], [["An", "unseen", "Word-form", "1,234"]] + TEST[:5]):
         sentences = [words[:8] for words in sentences]  # within the positions: the graph holds no windows
         batch = vocab.encode_batch(sentences)
         with torch.no_grad():
             expected = net(batch)  # (B, S, T)
-        scores = session.run(None, {name: getattr(batch, name).numpy() for name in inputs})[0]
+        scores = session.run(None, {name: value.numpy() for name, value in graph_inputs(batch, inputs).items()})[0]
         mask = batch.mask.numpy()
         np.testing.assert_allclose(scores[mask], expected.numpy()[mask], atol=1e-4, rtol=1e-4)
 

@@ -4,7 +4,7 @@ distinct-word shortcut against torch.unique and per-token encoding, and the sum 
 import pytest
 import torch
 
-from postag.network.word_features import CharCNN, WordFeatures, unique_rows
+from postag.network.word_features import CharCNN, PackedChars, WordFeatures, unique_rows
 
 
 @pytest.mark.parametrize("kernel_sizes", [(3,), (2, 3, 4, 5)])
@@ -17,18 +17,21 @@ def test_char_cnn_ignores_character_padding(kernel_sizes):
 
 
 @pytest.mark.parametrize("kernel_sizes", [(3,), (2, 3, 4, 5)])
-def test_char_cnn_padded_forward_equals_forward_and_is_what_a_traced_graph_runs(kernel_sizes, monkeypatch):
+def test_char_cnn_from_packed_characters_equals_forward(kernel_sizes):
+    """The ONNX graph's way in: each distinct word's real characters once, found outside the network."""
     torch.manual_seed(0)
     cnn = CharCNN(char_vocab_size=20, char_n=6, hidden_n=8, kernel_sizes=kernel_sizes).eval()
     chars = torch.randint(1, 20, (3, 5, 7))
     chars[:, :, 4:] = 0  # words of at most 4 characters
     chars[0, 1, 1:] = 0  # a one-character word
+    chars[1, 0] = chars[0, 0]  # a word twice
     chars[2, 3:] = 0  # padding tokens
+    packed = PackedChars.of(chars)
+    distinct = {tuple(w) for w in chars.flatten(0, 1).tolist() if w[0]}
+    assert int(packed.word.max()) == len(distinct) and packed.ids.numel() == sum(sum(c > 0 for c in w) for w in distinct)
+    assert packed.index[1, 0] == packed.index[0, 0] and (packed.index[2, 3:] == 0).all()
     with torch.no_grad():
-        torch.testing.assert_close(cnn.padded_forward(chars), cnn(chars))
-        monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
-        monkeypatch.setattr(cnn, "word_vectors", lambda words: pytest.fail("packed path under tracing"))
-        torch.testing.assert_close(cnn(chars), cnn.padded_forward(chars))
+        torch.testing.assert_close(cnn(packed), cnn(chars))
 
 
 def test_char_cnn_widths_match_an_explicit_window_computation():

@@ -9,6 +9,7 @@ R = real (non-padding) characters, A = affixes of a word.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +45,26 @@ def unique_rows(rows: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.
         0, rank, torch.arange(count, device=rows.device), "amin", include_self=False
     )
     return rows[first], rank  # (U, W), (N,)
+
+
+class PackedChars(NamedTuple):
+    """A batch's characters as the ONNX runtime hands them (``postag.portable``): the real
+    characters of each distinct word of the batch, one word after another, and each token's word.
+    Every shape follows from the input alone, so a traced graph can hold the computation."""
+
+    ids: torch.Tensor  # (R,) character ids
+    word: torch.Tensor  # (R,) the distinct word of each character, numbered from 1
+    index: torch.Tensor  # (B, S) each token's distinct word, 0 for padding tokens
+
+    @classmethod
+    def of(cls, chars: torch.Tensor) -> PackedChars:
+        """From (B, S, W) character ids."""
+        batch, seq, width = chars.shape
+        rows = torch.cat([chars.new_zeros(1, width), chars.reshape(batch * seq, width)])  # padding first
+        types, index = unique_rows(rows, int(rows.max()) + 1)  # (U, W); the row of zeros sorts first
+        real = types != 0  # (U, W)
+        word = torch.arange(types.size(0), device=chars.device)[:, None].expand_as(types)
+        return cls(types[real], word[real], index[1:].reshape(batch, seq))
 
 
 class CharCNN(nn.Module):
@@ -115,25 +136,32 @@ class CharCNN(nn.Module):
             )  # (N, H)
         return self.out(torch.cat(pooled, dim=-1))  # (N, H)
 
-    def padded_forward(self, chars: torch.Tensor) -> torch.Tensor:
-        """``forward`` on every character slot, padding included, with shapes that do not depend
-        on the data: what a traced graph (torch.export, ONNX) can hold. The same vectors: padding
-        characters' outputs are left out of the maximum, and a padding token's pooled vector is
-        zeros, which the output layer turns into its bias, as ``forward`` gives it."""
-        batch, seq, width = chars.shape
-        ids = chars.reshape(batch * seq, width)  # (N, W), N = B*S here
-        real = (ids != self.pad_id)[:, None, :]  # (N, 1, W)
+    def packed_forward(self, chars: PackedChars) -> torch.Tensor:
+        """``forward`` from PackedChars: each distinct word's vector once, then each token's."""
+        count = chars.ids.size(0)
+        last = chars.ids.new_full((1,), count - 1)
         pooled = []
         for k, conv in zip(self.kernel_sizes, self.convs):
-            padded = F.pad(ids, ((k - 1) // 2, k // 2), value=self.pad_id)  # (N, W + k - 1)
-            y = relu(conv(self.embedding(padded).transpose(1, 2)))  # (N, H, W), "same" as word_vectors
-            pooled.append((y * real).amax(dim=-1))  # (N, H); zeros (after ReLU, >= 0) cannot change a max
-        return self.out(torch.cat(pooled, dim=-1)).reshape(batch, seq, -1)  # (B, S, H)
+            # Character r's window: r - (k-1)//2 .. r + k//2, padding where it leaves r's word.
+            offsets = torch.arange(k, device=chars.ids.device) - (k - 1) // 2  # (k,)
+            at = torch.arange(count, device=chars.ids.device)[:, None] + offsets[None, :]  # (R, k)
+            clipped = torch.minimum(at.clamp(min=0), last)
+            inside = (at >= 0) & (at < count) & (chars.word[clipped] == chars.word[:, None])
+            windows = torch.where(inside, chars.ids[clipped], torch.full_like(clipped, self.pad_id))  # (R, k)
+            filters = conv.weight.permute(2, 1, 0).flatten(0, 1)  # (H, C, k) -> (k*C, H)
+            y = relu(torch.addmm(conv.bias, self.embedding(windows).flatten(1), filters))  # (R, H)
+            # Max over each word's characters into rows of zeros (after ReLU, >= 0, so the same
+            # maximum); R + 1 rows hold every word's number, whatever their count.
+            pooled.append(
+                y.new_zeros(count + 1, y.size(1)).scatter_reduce(0, chars.word[:, None].expand_as(y), y, "amax")
+            )  # (R + 1, H)
+        vectors = self.out(torch.cat(pooled, dim=-1))  # (R + 1, H); row 0, no characters: the bias
+        return vectors[chars.index]  # (B, S, H)
 
-    def forward(self, chars: torch.Tensor) -> torch.Tensor:
-        # chars: (B, S, W) character ids; a padding token has no characters
-        if torch.compiler.is_compiling():
-            return self.padded_forward(chars)  # no data-dependent shapes in a traced graph
+    def forward(self, chars: torch.Tensor | PackedChars) -> torch.Tensor:
+        # chars: (B, S, W) character ids, a padding token without any; or the batch's PackedChars
+        if isinstance(chars, PackedChars):
+            return self.packed_forward(chars)
         batch, seq, width = chars.shape
         flat = chars.reshape(batch * seq, width)  # (B*S, W)
         # Only real tokens go through the convolution: padding tokens are often half the batch.

@@ -4,6 +4,10 @@ network reads, its tag names and, for a model with positions, their number.
 
 The graph takes one batch of at most ``max_len`` tokens a sentence; the runtime cuts longer
 sentences into windows itself (``postag.network.window_plan``), as the PyTorch network does.
+A network with a character CNN takes the real characters of the batch's distinct words
+(``char_ids``, ``char_word``) and each token's word among them (``char_index``): the runtime
+finds them from the words, and the graph encodes each distinct word once, over its real
+characters only, as the PyTorch network does (``PackedChars``).
 """
 
 from __future__ import annotations
@@ -20,12 +24,17 @@ import torch
 from torch import nn
 
 from postag.app.tagger import Tagger
+from postag.data import Batch
 from postag.data.vocab import Vocabularies
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.network.tagging import TaggingNetwork, features_of
+from postag.network.word_features import PackedChars
 
-# The graph's inputs after tokens and mask, in this order, for the record fields the network reads
-FEATURE_INPUTS = ("chars", "shapes", "suffixes", "affixes", "norms")
+# The graph's inputs for each record field the network reads, after tokens and mask, in this order
+FEATURE_INPUTS = {
+    "chars": ("char_ids", "char_word", "char_index"), "shapes": ("shapes",), "suffixes": ("suffixes",),
+    "affixes": ("affixes",), "norms": ("norms",),
+}
 OPSET = 18
 
 
@@ -57,12 +66,15 @@ class ExportedNetwork(nn.Module):
         self,
         tokens: torch.Tensor,
         mask: torch.Tensor,
-        chars: torch.Tensor | None = None,
+        char_ids: torch.Tensor | None = None,
+        char_word: torch.Tensor | None = None,
+        char_index: torch.Tensor | None = None,
         shapes: torch.Tensor | None = None,
         suffixes: torch.Tensor | None = None,
         affixes: torch.Tensor | None = None,
         norms: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        chars = None if char_ids is None else PackedChars(char_ids, char_word, char_index)
         named = {"chars": chars, "shapes": shapes, "suffixes": suffixes, "affixes": affixes, "norms": norms}
         batch = _FeatureBatch(tokens, mask, named)
         logits = [head(encoder(tokens, mask, features_of(wf, batch))) for wf, encoder, head in self.net.members()]
@@ -72,16 +84,18 @@ class ExportedNetwork(nn.Module):
 class _FeatureBatch:
     """What ``features_of`` reads of a Batch: a network's unread features are None."""
 
-    def __init__(self, tokens: torch.Tensor, mask: torch.Tensor, named: dict[str, torch.Tensor]):
+    def __init__(self, tokens: torch.Tensor, mask: torch.Tensor, named: dict):
         self.tokens, self.mask = tokens, mask
-        for name in FEATURE_INPUTS:
-            setattr(self, name, named.get(name))
+        for name, value in named.items():
+            setattr(self, name, value)
 
 
-def example_inputs(vocab: Vocabularies, inputs: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """A batch of two sentences of different lengths, to trace the graph with."""
-    batch = vocab.encode_batch([["The", "example", "runs", "."], ["Two", "words"]])
-    return {name: getattr(batch, name) for name in inputs}
+def graph_inputs(batch: Batch, inputs: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The graph's inputs of a batch."""
+    named = {name: getattr(batch, name) for name in ("tokens", "mask", "shapes", "suffixes", "affixes", "norms")}
+    if "char_ids" in inputs:
+        named["char_ids"], named["char_word"], named["char_index"] = PackedChars.of(batch.chars)
+    return {name: named[name] for name in inputs}
 
 
 def export(checkpoint: str | Path, output: str | Path) -> list[Path]:
@@ -95,7 +109,7 @@ def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path)
     net = copy.deepcopy(net).cpu().eval()
     read = net.record_fields()
     vocab = vocab.for_fields(read)
-    features = tuple(name for name in FEATURE_INPUTS if name in read)
+    features = tuple(name for field, names in FEATURE_INPUTS.items() if field in read for name in names)
     encoder = net.encoder
     max_len = encoder.max_len if encoder.position_embedding is not None else None
     output = Path(output)
@@ -104,12 +118,15 @@ def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=max_len or 100_000)
     shapes = {"tokens": {0: batch, 1: seq}, "mask": {0: batch, 1: seq}}
     for name in features:
-        shapes[name] = {0: batch, 1: seq, 2: torch.export.Dim("width")} if name == "chars" else {0: batch, 1: seq}
+        shapes[name] = {0: batch, 1: seq}
+    if "char_ids" in features:
+        characters = torch.export.Dim("characters")
+        shapes["char_ids"], shapes["char_word"] = {0: characters}, {0: characters}
     with quiet_exporter():
         program = torch.onnx.export(
             ExportedNetwork(net),
             (),
-            kwargs=example_inputs(vocab, inputs),
+            kwargs=graph_inputs(vocab.encode_batch([["The", "example", "runs", "."], ["Two", "words"]]), inputs),
             dynamo=True,
             output_names=["scores"],
             dynamic_shapes=shapes,
