@@ -43,3 +43,22 @@ def trained_run(tmp_path_factory):
         *SMALL_MODEL,
     )
     return out
+
+
+def assert_exported_tags_match(checkpoint, sentences, directory):
+    """`postag export` of a checkpoint tags at least 99.99% of the tokens of ``sentences`` as the
+    checkpoint's Tagger does, and a sentence longer than its positions alike."""
+    from postag.app.tagger import Tagger
+    from postag.portable.export import export
+    from postag.portable.runtime import OnnxTagger
+
+    export(checkpoint, directory)
+    tagger, exported = Tagger.load(checkpoint, device="cpu"), OnnxTagger.load(directory)
+    long = [word for words in sentences[:60] for word in words][:700]
+    assert len(long) == 700 and tagger.model.encoder.max_len < 700
+    sentences = [*sentences, long]
+    pairs = [(a, b) for x, y in zip(tagger.tag_sentences(sentences), exported.tag_sentences(sentences)) for a, b in zip(x, y)]
+    assert len(pairs) == sum(map(len, sentences))
+    differing = sum(a != b for a, b in pairs)
+    assert differing <= 1e-4 * len(pairs), f"{differing} of {len(pairs)} tokens tagged differently"
+    assert tagger.tag(long) == exported.tag(long)

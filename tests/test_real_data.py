@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import run
+from conftest import assert_exported_tags_match, run
 from postag.data import CoNLL2000Reader, read_conll
 
 DATA_DIR = os.environ.get("POSTAG_DATA_DIR")
@@ -43,3 +43,6 @@ def test_one_epoch_on_conll2000_reaches_90_percent(tmp_path):
     assert table.count("\n") == 2 + 44  # header, rule, one row per training tag
     absent_rows = [line for line in table.splitlines() if line.split("|")[2:4] == [" 0 ", " absent "]]
     assert len(absent_rows) == 1  # the test split lacks one of the 44 training tags
+    # exported to ONNX, the checkpoint tags the test split as it does in PyTorch
+    test = [words for words, _ in read_conll(CoNLL2000Reader().find(DATA_DIR, "test"))]
+    assert_exported_tags_match(out / "checkpoints" / "last.ckpt", test, tmp_path / "exported")

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import run
+from conftest import assert_exported_tags_match, run
 from postag.data import ConlluReader, TaggingDataModule
 
 UD_DIR = os.environ.get("POSTAG_UD_DIR")
@@ -46,3 +46,7 @@ def test_a_short_run_on_lines_learns_upos(tmp_path):
     )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.88, metrics  # most frequent tag: 88.06
+    # exported to ONNX, the checkpoint tags the test split as it does in PyTorch
+    reader = ConlluReader()
+    test = [words for words, _ in reader.read(reader.find(UD_DIR, "test"))]
+    assert_exported_tags_match(out / "checkpoints" / "last.ckpt", test, tmp_path / "exported")
