@@ -2,7 +2,7 @@
 
 English only: other languages come tokenised (tokens separated by spaces) or as CoNLL-U.
 The rules follow the Penn Treebank's: punctuation split off words, except in abbreviations
-(U.S., Mr., Inc., Calif., initials such as J.) and numbers (1,000.50, 10:30); clitics split
+(U.S., Mr., Inc., Calif., No. 5, initials such as J.) and numbers (1,000.50, 10:30); clitics split
 (do|n't, John|'s, ca|n't); cannot, gonna, gotta, wanna, gimme and lemme in two; double quotes
 written `` when they open and '' when they close, single ones ` and '; an ellipsis (... or …)
 and a dash (--, —) one token. A line that ends on an abbreviation gets a period of its own
