@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import importlib
 
+# Imported now: the function ``download`` shares its name with its module, which would otherwise
+# take the name once any code imports the module. The module needs no torch.
+from postag.data.download import BASE_URL, DATA_DIR_ENV, SPLITS, default_data_dir, download
+
 _HOMES = {
     "batching": (
         "IGNORE_INDEX", "PAD_ID", "UNK_ID", "Batch", "Example", "LengthBucketSampler", "WordDropoutCollate", "collate",
@@ -16,7 +20,6 @@ _HOMES = {
     "conllu": ("ConlluReader",),
     "corpus": ("ColumnReader", "CoNLL2000Reader", "Sentence", "read_conll"),
     "datamodule": ("TaggingDataModule",),
-    "download": ("BASE_URL", "DATA_DIR_ENV", "SPLITS", "default_data_dir", "download"),
     "formats": ("FORMATS", "make_reader"),
     "features": (
         "MAX_WORD_CHARS", "N_AFFIXES", "N_NORMS", "N_SHAPES", "affixes", "clip_word", "norms", "suffix", "word_shape",
@@ -25,7 +28,7 @@ _HOMES = {
 }
 _ERRORS = ("CorpusFormatError", "DownloadError", "UnknownTagError")
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
-__all__ = sorted([*_MODULE_OF, *_ERRORS])
+__all__ = sorted([*_MODULE_OF, *_ERRORS, "BASE_URL", "DATA_DIR_ENV", "SPLITS", "default_data_dir", "download"])
 
 
 def __getattr__(name: str):
