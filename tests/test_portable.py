@@ -96,6 +96,16 @@ def test_export_and_tag_onnx_commands_give_the_checkpoints_tags(trained_run, tmp
     original = cli("tag", "--ckpt", checkpoint, "--format", "inline", stdin=text)
     assert exported.returncode == 0, exported.stderr.decode()
     assert exported.stdout == original.stdout and len(exported.stdout.splitlines()) == len(TEST) + 2
+    # CoNLL-U in, CoNLL-U out: the file as it was, the tags in the model's column
+    conllu = "".join(
+        "# sent_id = %d\n" % i + "".join(f"{j}\t{w}\t_\t_\t_\t_\t_\t_\t_\t_\n" for j, w in enumerate(words, 1)) + "\n"
+        for i, words in enumerate(TEST, 1)
+    ).encode()
+    exported = cli("tag", "--onnx", tmp_path / "model", "--input-format", "conllu", stdin=conllu)
+    original = cli("tag", "--ckpt", checkpoint, "--input-format", "conllu", stdin=conllu)
+    assert exported.returncode == 0 and exported.stdout == original.stdout
+    assert exported.stdout.decode().splitlines()[:2] == ["# sent_id = 1", "1\t" + TEST[0][0] + "\t_\t_\t" +
+                                                          Tagger.load(checkpoint, device="cpu").tag(TEST[0])[0] + "\t_\t_\t_\t_\t_"]
 
 
 def test_the_runtime_runs_where_torch_is_not_installed(trained_run, tmp_path):

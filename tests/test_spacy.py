@@ -43,6 +43,16 @@ def test_docs_get_the_taggers_tags(checkpoint):
     assert all(t.pos_ == "" for doc in docs for t in doc)  # a Penn Treebank model leaves UPOS alone
 
 
+def test_an_exported_model_serves_the_component_alike(checkpoint, tmp_path):
+    from postag.portable.export import export
+
+    export(checkpoint, tmp_path)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("postag", config={"onnx": str(tmp_path)})
+    docs = list(nlp.pipe([Doc(nlp.vocab, words=words) for words in TEST]))
+    assert [[t.tag_ for t in doc] for doc in docs] == Tagger.load(checkpoint, device="cpu").tag_sentences(TEST)
+
+
 class Recorder:
     """A tagger that tags every word X and remembers what it was given."""
 
