@@ -15,6 +15,7 @@ from postag.analysis.report import (
     compare_rows, format_comparison, per_tag_of_test, print_comparison, print_per_tag, write_comparison_csv,
     write_reports,
 )
+from postag.analysis.spans import span_summary
 from postag.app.tagger import Tagger
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import build_trainer, scalar_metrics
@@ -72,6 +73,8 @@ def report(cfg: DictConfig) -> float:
     print_per_tag(per_tag, title=f"per-tag results, {data_name}")
     tokens = sum(r["support"] for r in per_tag)
     print(f"test accuracy (micro, {tokens} tokens): {metrics['test/acc']:.4f}")
+    if span_summary(metrics):
+        print(span_summary(metrics))
     out = Path(cfg.paths.output_dir)
     errors = error_report(scored.tokens, scored.sentences, f"Errors of {cfg.ckpt_path} on the {data_name}")
     if cfg.get("compare_to"):

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.analysis.report import per_tag_of_test, write_reports
+from postag.analysis.spans import span_summary
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import (
     build_model, build_trainer, checkpoint_to_test, epochs_for, log_hparams_with_metrics, scalar_metrics,
@@ -94,6 +95,8 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(describe(err, cfg))
     if "test/acc" in metrics:
         print(f"test accuracy: {metrics['test/acc']:.4f}")
+        if span_summary(metrics):
+            print(span_summary(metrics))
     return metrics.get(cfg.get("optimized_metric"))
 
 

@@ -127,12 +127,16 @@ class ColumnReader(SplitFinder):
 
 
 class CoNLL2000Reader(ColumnReader):
-    """CoNLL-2000: ``WORD POS CHUNK``, exactly three columns; the POS column is the tag."""
+    """CoNLL-2000: ``WORD POS CHUNK``, exactly three columns; the tag is the POS column, or with
+    ``tag_column="chunk"`` the chunk column (B-NP, I-NP, O, ...), which is scored as spans too."""
 
     name = "conll2000"
+    TAG_COLUMNS = {"pos": 1, "chunk": 2}
 
-    def __init__(self):
-        super().__init__(word_column=0, tag_column=1, columns=3, layout="WORD POS CHUNK")
+    def __init__(self, tag_column: str = "pos"):
+        if tag_column not in self.TAG_COLUMNS:
+            raise ValueError(f"data.tag_column={tag_column!r}: expected pos or chunk for CoNLL-2000")
+        super().__init__(word_column=0, tag_column=self.TAG_COLUMNS[tag_column], columns=3, layout="WORD POS CHUNK")
 
     def split_names(self, split: str) -> tuple[str, ...]:
         return (f"{split}.txt.gz", f"{split}.txt")

@@ -10,10 +10,11 @@ FORMATS = ("conll2000", "columns", "conllu")
 
 def make_reader(format: str, word_column: int | None = None, tag_column: int | str | None = None):
     """The reader of a data format: ``conll2000``, ``columns`` or ``conllu``; a column left
-    at None takes the reader's own default (word 0 and tag 1 for columns, UPOS for CoNLL-U)."""
+    at None takes the reader's own default (POS for CoNLL-2000, word 0 and tag 1 for columns,
+    UPOS for CoNLL-U)."""
     given = {name: value for name, value in (("word_column", word_column), ("tag_column", tag_column)) if value is not None}
     if format == "conll2000":
-        return CoNLL2000Reader()
+        return CoNLL2000Reader() if tag_column is None else CoNLL2000Reader(tag_column)
     if format == "columns":
         return ColumnReader(**given)
     if format == "conllu":

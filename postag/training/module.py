@@ -11,6 +11,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from postag.analysis.report import UNSEEN_TAGS, per_tag_rows
+from postag.analysis.spans import SpanF1, is_span_tagging
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, UNK_ID, Batch, Vocabularies
 from postag.network.tagging import TaggingNetwork
 from postag.training.losses import TaggingLoss
@@ -82,6 +83,8 @@ class TaggerModule(L.LightningModule):
         # absent tag (support 0) from an always-wrong one.
         self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
         self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
+        # Tags of spans (B-NP, I-NP, O: chunks, entities) are also scored as spans, as conlleval does.
+        self.test_spans = SpanF1(self.tag_names, IGNORE_INDEX) if is_span_tagging(self.tag_names) else None
         # stage -> the last epoch's per-tag rows and confusion matrix (rows: gold, columns: predicted)
         self.per_tag: dict[str, list[dict]] = {}
         self.confusion: dict[str, torch.Tensor] = {}
@@ -158,6 +161,8 @@ class TaggerModule(L.LightningModule):
         oov = batch.tokens == UNK_ID
         self.test_acc_oov.update(preds, batch.labels.masked_fill(~oov, IGNORE_INDEX))
         self.test_acc_known.update(preds, batch.labels.masked_fill(oov, IGNORE_INDEX))
+        if self.test_spans is not None:
+            self.test_spans.update(preds, batch.labels)
         size = len(batch.tokens)
         self.log("test/loss", loss, on_epoch=True, batch_size=size)
         self.log("test/acc", self.test_acc, on_epoch=True, batch_size=size)
@@ -190,6 +195,10 @@ class TaggerModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_per_tag("test", self.test_confusion)
+        if self.test_spans is not None:
+            scores = self.test_spans.compute()  # synced across processes: the same on every one
+            self.test_spans.reset()
+            self.log_dict({f"test/span_{name}": value for name, value in scores.items()}, sync_dist=True)
 
     def configure_optimizers(self):
         hp = self.hparams
