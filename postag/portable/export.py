@@ -27,7 +27,7 @@ from postag.app.tagger import Tagger
 from postag.data import Batch
 from postag.data.vocab import Vocabularies
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
-from postag.network.tagging import TaggingNetwork, features_of
+from postag.network.tagging import TaggingNetwork
 from postag.network.word_features import PackedChars
 
 # The graph's inputs for each record field the network reads, after tokens and mask, in this order
@@ -76,13 +76,11 @@ class ExportedNetwork(nn.Module):
     ) -> torch.Tensor:
         chars = None if char_ids is None else PackedChars(char_ids, char_word, char_index)
         named = {"chars": chars, "shapes": shapes, "suffixes": suffixes, "affixes": affixes, "norms": norms}
-        batch = _FeatureBatch(tokens, mask, named)
-        logits = [head(encoder(tokens, mask, features_of(wf, batch))) for wf, encoder, head in self.net.members()]
-        return self.net.combine(logits)  # (B, S, T)
+        return self.net(_FeatureBatch(tokens, mask, named))  # (B, S, T)
 
 
 class _FeatureBatch:
-    """What ``features_of`` reads of a Batch: a network's unread features are None."""
+    """What the network reads of a Batch: a network's unread features are None."""
 
     def __init__(self, tokens: torch.Tensor, mask: torch.Tensor, named: dict):
         self.tokens, self.mask = tokens, mask
