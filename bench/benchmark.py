@@ -55,7 +55,7 @@ from postag.data import (  # noqa: E402
 )
 from postag.app.cpu import keep_freed_memory  # noqa: E402
 from postag.network.model import Transformer  # noqa: E402
-from postag.app.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402  (the batches postag's Tagger makes)
+from postag.data.buckets import BATCH_SIZE, MAX_TOKENS  # noqa: E402  (the batches postag's Tagger makes)
 
 TAGS = "NN IN NNP DT JJ NNS , . CD VBD RB VB CC TO VBZ VBN PRP VBG VBP MD POS PRP$ $ `` '' : WDT JJR NNPS RP WP WRB JJS RBR ) ( EX RBS PDT FW WP$ # UH SYM".split()
 

@@ -39,7 +39,7 @@ import postag.network.model  # noqa: E402
 from benchmark import PostagTagger, TorchEncoderTagger, batches_of, load_sentences  # noqa: E402
 from postag.app.cpu import keep_freed_memory  # noqa: E402
 from postag.data import Vocabularies, collate  # noqa: E402
-from postag.app.tagger import BATCH_SIZE, MAX_TOKENS  # noqa: E402
+from postag.data.buckets import BATCH_SIZE, MAX_TOKENS  # noqa: E402
 
 MATRIX_PRODUCTS = ("aten::addmm", "aten::mm", "aten::bmm", "aten::_addmm_activation")
 

@@ -12,7 +12,8 @@ from conftest import FIXTURES, SMALL_MODEL, run
 from postag.data import collate
 from postag.analysis.report import compare_rows, format_comparison
 from postag.app.cli import build_parser
-from postag.app.tagger import BATCH_SIZE, MAX_TOKENS, Tagger
+from postag.app.tagger import Tagger
+from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.app.tokenizer import tokenize
 
 SENTENCES = [["the", "dog", "runs", "."], [], ["a", "cat", "sat"], ["the", "cat"]]

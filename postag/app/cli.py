@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from postag.app.stream import BATCH_SIZE, CHUNK_SENTENCES, MAX_TOKENS, TOKENS_A_SENTENCE
+from postag.app.stream import CHUNK_SENTENCES, TOKENS_A_SENTENCE
+from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.errors import InputError
 
 

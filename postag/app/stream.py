@@ -17,10 +17,6 @@ from postag.errors import InputError
 
 Item = TypeVar("Item")
 
-# Tagging batches hold at most BATCH_SIZE sentences and MAX_TOKENS token slots (sentences x the
-# longest): short sentences in big batches, long ones in small, so that little of a batch is padding.
-BATCH_SIZE = 256
-MAX_TOKENS = 2048
 # A chunk ends at CHUNK_SENTENCES sentences, or at as many tokens as that many sentences of
 # TOKENS_A_SENTENCE would have, whichever comes first: big enough for batches of sentences of
 # similar lengths, small enough that the first lines come out within a second or two.

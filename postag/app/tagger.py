@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from postag.app.stream import BATCH_SIZE, MAX_TOKENS
+from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.training.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.network.tagging import TaggingNetwork

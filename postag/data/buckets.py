@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# Tagging batches hold at most BATCH_SIZE sentences and MAX_TOKENS token slots (sentences x the
+# longest): short sentences in big batches, long ones in small, so that little of a batch is padding.
+BATCH_SIZE = 256
+MAX_TOKENS = 2048
+
 
 def longest_first(
     lengths: Sequence[int], batch_size: int, max_tokens: int | None = None, order: Sequence[int] | None = None

@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from postag.app.tagger import Tagger
 from postag.data import Batch
 from postag.data.vocab import Vocabularies
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.network.tagging import TaggingNetwork
 from postag.network.word_features import PackedChars
+from postag.training.checkpoint import load_tagger
 
 # The graph's inputs for each record field the network reads, after tokens and mask, in this order
 FEATURE_INPUTS = {
@@ -98,8 +98,8 @@ def graph_inputs(batch: Batch, inputs: tuple[str, ...]) -> dict[str, torch.Tenso
 
 def export(checkpoint: str | Path, output: str | Path) -> list[Path]:
     """Write ``output/model.onnx`` and ``output/tagger.json`` for ``checkpoint``; returns their paths."""
-    tagger = Tagger.load(checkpoint, device="cpu")
-    return export_network(tagger.model, tagger.vocab, output)
+    model, vocab = load_tagger(checkpoint, map_location="cpu")
+    return export_network(model.net, vocab, output)
 
 
 def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path) -> list[Path]:

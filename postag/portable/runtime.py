@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from postag.app.stream import BATCH_SIZE, MAX_TOKENS
-from postag.data.buckets import longest_first
+from postag.data.buckets import BATCH_SIZE, MAX_TOKENS, longest_first
 from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.errors import InputError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from pathlib import Path
 
 from hydra.utils import instantiate
 from lightning import Callback, Trainer

@@ -97,7 +97,7 @@ def resume_from(cfg: DictConfig) -> Resume | None:
     with the model settings (and, resuming in place, the data settings) of this invocation."""
     from postag.errors import CheckpointError
     from postag.training.checkpoint import read_checkpoint, remove_stale_temporaries
-    from postag.data import CHECKPOINT_KEY, vocabularies_from_checkpoint
+    from postag.data import vocabularies_from_checkpoint
 
     ckpt_path = cfg.get("ckpt_path")
     if ckpt_path is None:
