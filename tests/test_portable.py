@@ -1,6 +1,7 @@
 """The exported tagger: ONNX scores against the PyTorch network, its tags against `Tagger`'s (windows
 included), `postag export` and `postag tag --onnx`, and the runtime in an environment without torch."""
 
+import json
 import os
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from conftest import FIXTURES, ROOT
 from postag.app.tagger import Tagger
 from postag.data import Vocabularies, read_conll
 from postag.network.tagging import TaggingNetwork, data_arguments
-from postag.portable import MODEL_FILE, SETTINGS_FILE
+from postag.errors import InputError
+from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.portable.export import export_network, graph_inputs
 from postag.portable.runtime import OnnxTagger
 
@@ -53,7 +55,8 @@ def test_the_onnx_graph_gives_the_networks_scores_for_every_batch_shape(exported
     net, vocab, directory = exported
     session = onnxruntime.InferenceSession(str(directory / MODEL_FILE), providers=["CPUExecutionProvider"])
     inputs = [i.name for i in session.get_inputs()]
-    assert inputs == ["tokens", "mask", "char_ids", "char_word", "char_index", "shapes", "suffixes", "affixes", "norms"]
+    assert inputs == ["tokens", "mask", "char_ids", "char_word", "char_index", "char_slots", "shapes", "suffixes", "affixes",
+                      "norms"]
     for sentences in (TEST, TEST[1:2], [["An", "unseen", "Word-form", "1,234"]] + TEST[:5]):
         sentences = [words[:8] for words in sentences]  # within the positions: the graph holds no windows
         batch = vocab.encode_batch(sentences)
@@ -64,15 +67,27 @@ def test_the_onnx_graph_gives_the_networks_scores_for_every_batch_shape(exported
         np.testing.assert_allclose(scores[mask], expected.numpy()[mask], atol=1e-4, rtol=1e-4)
 
 
-def test_the_runtime_tags_as_the_tagger_does_windows_and_empty_sentences_included(exported):
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_runtime_tags_as_the_tagger_does_windows_and_empty_sentences_included(exported, threads):
+    """One batch after another, or batches side by side: the same tags in input order."""
     net, vocab, directory = exported
     long = ([w for words in TEST for w in words] * 3)[:50]  # 11 windows of the 8 positions
     sentences = [*TEST, [], long]
-    runtime = OnnxTagger.load(directory, batch_size=3)
+    runtime = OnnxTagger.load(directory, batch_size=3, threads=threads)
+    assert runtime.workers == threads
     assert runtime.tag_sentences(sentences) == Tagger(net, vocab).tag_sentences(sentences)
     assert runtime.tag([]) == [] and runtime.conllu_column == "xpos"
     with pytest.raises(TypeError, match="lists of words"):
         runtime.tag_sentences(["a sentence as one string"])
+
+
+def test_an_export_of_another_format_is_refused_in_one_line(exported, tmp_path):
+    _, _, directory = exported
+    settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+    (tmp_path / MODEL_FILE).write_bytes((directory / MODEL_FILE).read_bytes())
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({**settings, "format": FORMAT_VERSION - 1}), encoding="utf-8")
+    with pytest.raises(InputError, match=f"format {FORMAT_VERSION - 1}, expected {FORMAT_VERSION} .*postag export"):
+        OnnxTagger.load(tmp_path)
 
 
 def test_a_network_reading_words_alone_exports_two_inputs(tmp_path):

@@ -30,6 +30,11 @@ def test_char_cnn_from_packed_characters_equals_forward(kernel_sizes):
     distinct = {tuple(w) for w in chars.flatten(0, 1).tolist() if w[0]}
     assert int(packed.word.max()) == len(distinct) and packed.ids.numel() == sum(sum(c > 0 for c in w) for w in distinct)
     assert packed.index[1, 0] == packed.index[0, 0] and (packed.index[2, 3:] == 0).all()
+    # each distinct word's characters read back through its slots, the word's number among them
+    letters = torch.cat([packed.ids, packed.ids.new_zeros(1)])[packed.slots]  # (U, L)
+    assert {tuple(c for c in w if c) for w in letters.tolist()} == {tuple(c for c in w if c) for w in distinct}
+    assert (packed.word[packed.slots[:, 0]] == torch.arange(1, len(distinct) + 1)).all()
+    assert packed.slots.shape == (len(distinct), 4)  # as wide as the longest word
     with torch.no_grad():
         torch.testing.assert_close(cnn(packed), cnn(chars))
 

@@ -49,22 +49,28 @@ def unique_rows(rows: torch.Tensor, n_values: int) -> tuple[torch.Tensor, torch.
 
 class PackedChars(NamedTuple):
     """A batch's characters as the ONNX runtime hands them (``postag.portable``): the real
-    characters of each distinct word of the batch, one word after another, and each token's word.
-    Every shape follows from the input alone, so a traced graph can hold the computation."""
+    characters of each distinct word of the batch, one word after another, each token's word,
+    and where each word's characters lie. Every shape follows from the input alone, so a traced
+    graph can hold the computation."""
 
     ids: torch.Tensor  # (R,) character ids
     word: torch.Tensor  # (R,) the distinct word of each character, numbered from 1
     index: torch.Tensor  # (B, S) each token's distinct word, 0 for padding tokens
+    slots: torch.Tensor  # (U, L) word u's j-th character's place in ids; R after the word's end
 
     @classmethod
     def of(cls, chars: torch.Tensor) -> PackedChars:
         """From (B, S, W) character ids."""
         batch, seq, width = chars.shape
         rows = torch.cat([chars.new_zeros(1, width), chars.reshape(batch * seq, width)])  # padding first
-        types, index = unique_rows(rows, int(rows.max()) + 1)  # (U, W); the row of zeros sorts first
+        types, index = unique_rows(rows, int(rows.max()) + 1)  # (U + 1, W); the row of zeros sorts first
+        types = types[1:]  # (U, W): the words; their numbers start from 1
         real = types != 0  # (U, W)
-        word = torch.arange(types.size(0), device=chars.device)[:, None].expand_as(types)
-        return cls(types[real], word[real], index[1:].reshape(batch, seq))
+        word = torch.arange(1, types.size(0) + 1, device=chars.device)[:, None].expand_as(types)
+        slots = torch.full_like(types, int(real.sum()))
+        slots[real] = torch.arange(int(real.sum()), device=chars.device)
+        longest = int(real.sum(1).max()) if types.size(0) else 0
+        return cls(types[real], word[real], index[1:].reshape(batch, seq), slots[:, :longest])
 
 
 class CharCNN(nn.Module):
@@ -150,12 +156,13 @@ class CharCNN(nn.Module):
             windows = torch.where(inside, chars.ids[clipped], torch.full_like(clipped, self.pad_id))  # (R, k)
             filters = conv.weight.permute(2, 1, 0).flatten(0, 1)  # (H, C, k) -> (k*C, H)
             y = relu(torch.addmm(conv.bias, self.embedding(windows).flatten(1), filters))  # (R, H)
-            # Max over each word's characters into rows of zeros (after ReLU, >= 0, so the same
-            # maximum); R + 1 rows hold every word's number, whatever their count.
-            pooled.append(
-                y.new_zeros(count + 1, y.size(1)).scatter_reduce(0, chars.word[:, None].expand_as(y), y, "amax")
-            )  # (R + 1, H)
-        vectors = self.out(torch.cat(pooled, dim=-1))  # (R + 1, H); row 0, no characters: the bias
+            # Max over each word's characters, read from their slots; a slot after the word's end
+            # reads an appended row of zeros, which after ReLU (every value >= 0) changes no maximum.
+            y = torch.cat([y, y.new_zeros(1, y.size(1))])  # (R + 1, H)
+            pooled.append(y[chars.slots].amax(1))  # (U, H)
+        vectors = self.out(torch.cat(pooled, dim=-1))  # (U, H)
+        # row 0, a padding token without characters: the output bias, as in forward
+        vectors = torch.cat([self.out.bias[None].to(vectors.dtype), vectors])  # (U + 1, H)
         return vectors[chars.index]  # (B, S, H)
 
     def forward(self, chars: torch.Tensor | PackedChars) -> torch.Tensor:

@@ -5,4 +5,4 @@ using only onnxruntime and numpy."""
 # What `postag export` writes into its directory, and the version of that layout
 MODEL_FILE = "model.onnx"
 SETTINGS_FILE = "tagger.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2

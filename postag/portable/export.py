@@ -5,7 +5,8 @@ network reads, its tag names and, for a model with positions, their number.
 The graph takes one batch of at most ``max_len`` tokens a sentence; the runtime cuts longer
 sentences into windows itself (``postag.network.window_plan``), as the PyTorch network does.
 A network with a character CNN takes the real characters of the batch's distinct words
-(``char_ids``, ``char_word``) and each token's word among them (``char_index``): the runtime
+(``char_ids``, ``char_word``), each token's word among them (``char_index``) and where each
+word's characters lie (``char_slots``): the runtime
 finds them from the words, and the graph encodes each distinct word once, over its real
 characters only, as the PyTorch network does (``PackedChars``).
 """
@@ -32,7 +33,7 @@ from postag.training.checkpoint import load_tagger
 
 # The graph's inputs for each record field the network reads, after tokens and mask, in this order
 FEATURE_INPUTS = {
-    "chars": ("char_ids", "char_word", "char_index"), "shapes": ("shapes",), "suffixes": ("suffixes",),
+    "chars": ("char_ids", "char_word", "char_index", "char_slots"), "shapes": ("shapes",), "suffixes": ("suffixes",),
     "affixes": ("affixes",), "norms": ("norms",),
 }
 OPSET = 18
@@ -69,12 +70,13 @@ class ExportedNetwork(nn.Module):
         char_ids: torch.Tensor | None = None,
         char_word: torch.Tensor | None = None,
         char_index: torch.Tensor | None = None,
+        char_slots: torch.Tensor | None = None,
         shapes: torch.Tensor | None = None,
         suffixes: torch.Tensor | None = None,
         affixes: torch.Tensor | None = None,
         norms: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        chars = None if char_ids is None else PackedChars(char_ids, char_word, char_index)
+        chars = None if char_ids is None else PackedChars(char_ids, char_word, char_index, char_slots)
         named = {"chars": chars, "shapes": shapes, "suffixes": suffixes, "affixes": affixes, "norms": norms}
         return self.net(_FeatureBatch(tokens, mask, named))  # (B, S, T)
 
@@ -92,7 +94,8 @@ def graph_inputs(batch: Batch, inputs: tuple[str, ...]) -> dict[str, torch.Tenso
     """The graph's inputs of a batch."""
     named = {name: getattr(batch, name) for name in ("tokens", "mask", "shapes", "suffixes", "affixes", "norms")}
     if "char_ids" in inputs:
-        named["char_ids"], named["char_word"], named["char_index"] = PackedChars.of(batch.chars)
+        packed = PackedChars.of(batch.chars)
+        named.update(char_ids=packed.ids, char_word=packed.word, char_index=packed.index, char_slots=packed.slots)
     return {name: named[name] for name in inputs}
 
 
@@ -120,6 +123,7 @@ def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path)
     if "char_ids" in features:
         characters = torch.export.Dim("characters")
         shapes["char_ids"], shapes["char_word"] = {0: characters}, {0: characters}
+        shapes["char_slots"] = {0: torch.export.Dim("words"), 1: torch.export.Dim("letters")}
     with quiet_exporter():
         program = torch.onnx.export(
             ExportedNetwork(net),

@@ -9,7 +9,9 @@ lengths, and windows for sentences longer than the model's positions
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ class OnnxTagger:
                 raise InputError(f"{path}: no such file (expected a directory written by `postag export`)")
         settings = json.loads(settings_file.read_text(encoding="utf-8"))
         if settings.get("format") != FORMAT_VERSION:
-            raise InputError(f"{settings_file}: format {settings.get('format')!r}, expected {FORMAT_VERSION}")
+            raise InputError(f"{settings_file}: format {settings.get('format')!r}, expected {FORMAT_VERSION} (export the checkpoint again with `postag export`)")
         vocabularies = settings["vocabularies"]
         self.tag_names: list[str] = vocabularies["tags"]
         self.conllu_column: str = vocabularies.get("conllu_column", "xpos")
@@ -48,8 +50,12 @@ class OnnxTagger:
         self.inputs: list[str] = settings["inputs"]
         self.max_len: int | None = settings["max_len"]
         self.batch_size, self.max_tokens = batch_size, max_tokens
+        # Batches run side by side, one thread each: a small model's batch does not keep several
+        # threads busy, and one batch's words are encoded while others run (session.run frees the GIL)
+        self.workers = threads or os.cpu_count() or 1
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # 0: onnxruntime's choice, one a core
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._records: dict[str, list[int]] = {}
 
@@ -66,11 +72,20 @@ class OnnxTagger:
             raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, words in enumerate(sentences) if len(words) > 0]
-        for batch in longest_first([len(sentences[i]) for i in real], self.batch_size, self.max_tokens):
-            ids = [real[j] for j in batch]
+        batches = [[real[j] for j in batch] for batch in longest_first([len(sentences[i]) for i in real],
+                                                                       self.batch_size, self.max_tokens)]
+
+        def tag_batch(ids: list[int]) -> None:
             best = self._best([sentences[i] for i in ids])  # (B, S)
             for row, i in zip(best, ids):
                 results[i] = [self.tag_names[t] for t in row[: len(sentences[i])]]
+
+        if self.workers == 1 or len(batches) == 1:
+            for ids in batches:
+                tag_batch(ids)
+        else:
+            with ThreadPoolExecutor(self.workers) as pool:
+                list(pool.map(tag_batch, batches))
         return results
 
     def forget_words(self) -> None:
@@ -108,9 +123,13 @@ class OnnxTagger:
                 index[b, : len(words)] = [numbers.setdefault(w, len(numbers) + 1) for w in words]
             chars = np.array([self._record(w)[CHARS_FROM:] for w in numbers], dtype=np.int64)  # (U, width)
             real = chars != PAD_ID
+            count = int(real.sum())
+            slots = np.full(chars.shape, count, dtype=np.int64)  # R: past the word's end
+            slots[real] = np.arange(count)
             fields["char_ids"] = chars[real]  # (R,)
             fields["char_word"] = np.broadcast_to(np.arange(1, len(numbers) + 1)[:, None], chars.shape)[real]
             fields["char_index"] = index
+            fields["char_slots"] = slots[:, : real.sum(1).max()]  # (U, L)
         if self.max_len is None or longest <= self.max_len:
             return self._run(fields).argmax(-1)
         # Windows of max_len tokens, run as the rows of one batch; each token read from its own.
@@ -118,7 +137,7 @@ class OnnxTagger:
         columns = np.array(plan.columns())  # (K, L)
         pad = plan.padded_length - longest
         # the characters are the batch's whatever the window; char_index is windowed with the tokens
-        windows = {name: fields.pop(name) for name in ("char_ids", "char_word") if name in fields}
+        windows = {name: fields.pop(name) for name in ("char_ids", "char_word", "char_slots") if name in fields}
         for name, value in fields.items():
             widths = [(0, 0), (0, pad)] + [(0, 0)] * (value.ndim - 2)
             value = np.pad(value, widths, constant_values=False if name == "mask" else PAD_ID)  # (B, S', ...)
