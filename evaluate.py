@@ -10,16 +10,18 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from postag.analysis.error_analysis import Token, add_comparison, error_report, tagged_tokens, write_error_report
+from postag.analysis.error_analysis import Token, add_comparison, error_report, write_error_report
+from postag.analysis.lemma_scores import lemma_scores, lemma_summary
 from postag.analysis.report import (
     compare_rows, format_comparison, per_tag_of_test, print_comparison, print_per_tag, write_comparison_csv,
     write_reports,
 )
 from postag.analysis.spans import span_summary
-from postag.app.tagger import Tagger
+from postag.app.tagger import tagged_test_tokens
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import build_trainer, scalar_metrics
 from postag.training.checkpoint import load_tagger
+from postag.data.lemmas import LEMMA_COLUMN
 from postag.training.config import validate
 
 
@@ -42,10 +44,12 @@ def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     metrics = scalar_metrics(trainer)
     metrics["ckpt_path"] = str(ckpt_path)
     per_tag = per_tag_of_test(model, datamodule)
-    # The tags behind the scores, token by token, for the error analysis
-    sentences = datamodule.sentences["test"]
-    predictions = Tagger(model, vocab, device=model.device).tag_sentences([words for words, _ in sentences])
-    return Scored(metrics, per_tag, tagged_tokens(sentences, predictions, vocab.words), sentences)
+    # The tags behind the scores, token by token, for the error analysis; a model of lemmas is
+    # also scored on the lemmas its rules make
+    sentences, tokens = tagged_test_tokens(model, vocab, datamodule.sentences["test"])
+    if vocab.conllu_column == LEMMA_COLUMN:
+        metrics.update(lemma_scores(tokens))
+    return Scored(metrics, per_tag, tokens, sentences)
 
 
 def evaluate(cfg: DictConfig) -> Scored:
@@ -73,8 +77,9 @@ def report(cfg: DictConfig) -> float:
     print_per_tag(per_tag, title=f"per-tag results, {data_name}")
     tokens = sum(r["support"] for r in per_tag)
     print(f"test accuracy (micro, {tokens} tokens): {metrics['test/acc']:.4f}")
-    if span_summary(metrics):
-        print(span_summary(metrics))
+    for summary in (span_summary(metrics), lemma_summary(metrics)):
+        if summary:
+            print(summary)
     out = Path(cfg.paths.output_dir)
     errors = error_report(scored.tokens, scored.sentences, f"Errors of {cfg.ckpt_path} on the {data_name}")
     if cfg.get("compare_to"):

@@ -2,8 +2,8 @@
 
 The component tags each sentence of a ``Doc`` (the whole ``Doc`` when nothing has set sentence
 boundaries) with a postag checkpoint, or with an exported model (``config={"onnx": DIR}``), and
-writes the tags to ``token.pos_`` for a model trained on UPOS, else to ``token.tag_`` (the
-corpus's own tags: Penn Treebank, XPOS). spaCy finds it through the ``spacy_factories`` entry
+writes the tags to ``token.pos_`` for a model trained on UPOS, ``token.lemma_`` for lemmas,
+``token.morph`` for FEATS, else to ``token.tag_`` (the corpus's own tags: Penn Treebank, XPOS). spaCy finds it through the ``spacy_factories`` entry
 point, so no import is needed.
 
 spaCy keeps a double quote as ``"`` where the Penn Treebank writes `` when it opens and ''
@@ -20,6 +20,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 OPENERS = "([{<"
+# The Token attribute each kind of model sets (postag.data.conllu.TAG_COLUMNS); other tags go to tag_
+ATTRIBUTES = {"upos": "pos_", "lemma": "lemma_", "feats": "morph"}
 
 
 @Language.factory(
@@ -43,11 +45,11 @@ def make_postag(
 
 
 class PostagComponent:
-    """Sets ``pos_`` (a UPOS model) or ``tag_`` of every token from a postag tagger."""
+    """Sets ``pos_``, ``lemma_``, ``morph`` or ``tag_`` of every token (``ATTRIBUTES``) from a postag tagger."""
 
     def __init__(self, tagger, ptb_quotes: bool = True, batch_size: int = 256):
         self.tagger = tagger
-        self.attribute = "pos_" if tagger.conllu_column == "upos" else "tag_"
+        self.attribute = ATTRIBUTES.get(tagger.conllu_column, "tag_")
         self.ptb_quotes = ptb_quotes
         self.batch_size = batch_size
 
@@ -69,7 +71,10 @@ class PostagComponent:
         words = [[self.word(token) for token in span] for span in spans]
         for span, tags in zip(spans, self.tagger.tag_sentences(words)):
             for token, tag in zip(span, tags):
-                setattr(token, self.attribute, tag)
+                if self.attribute == "morph":
+                    token.set_morph(None if tag == "_" else tag)
+                else:
+                    setattr(token, self.attribute, tag)
         return docs
 
     def word(self, token) -> str:

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import torch
 
+from postag.analysis.error_analysis import tagged_tokens
+from postag.analysis.lemma_scores import gold_outputs
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
+from postag.data.corpus import Sentence
+from postag.data.lemmas import outputs
 from postag.training.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.network.tagging import TaggingNetwork
@@ -75,7 +79,7 @@ class Tagger:
 
     @property
     def conllu_column(self) -> str:
-        """The CoNLL-U column (upos or xpos) of the model's kind of tag."""
+        """The CoNLL-U column of the model's kind of tag (``postag.data.conllu.TAG_COLUMNS``)."""
         return self.vocab.conllu_column
 
     def tag(self, words: Sequence[str]) -> list[str]:
@@ -84,7 +88,8 @@ class Tagger:
 
     @torch.inference_mode()  # no autograd bookkeeping at all: the outputs are only read
     def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Tags of many sentences, in their order; batched by length, so little work goes to padding.
+        """Tags of many sentences, in their order (lemmas for a model of lemmas); batched by length,
+        so little work goes to padding.
 
         An empty sentence gets no tags. A sentence longer than the model's positions is tagged
         in overlapping windows (``postag.network.windows``).
@@ -100,7 +105,8 @@ class Tagger:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 best = self.model(self._to_device(batch)).argmax(dim=-1).tolist()  # (B, S)
             for row, i in zip(best, ids):
-                results[i] = [self.vocab.tags.itos[t] for t in row[: len(sentences[i])]]
+                tags = [self.vocab.tags.itos[t] for t in row[: len(sentences[i])]]
+                results[i] = outputs(sentences[i], tags, self.conllu_column)
         return results
 
     @torch.inference_mode()
@@ -124,3 +130,11 @@ class Tagger:
 
     def _to_device(self, batch: Batch) -> Batch:
         return Batch(**{name: value.to(self.device) for name, value in vars(batch).items()})
+
+
+def tagged_test_tokens(model: TaggerModule, vocab: Vocabularies, sentences: Sequence[Sentence]) -> tuple[list, list]:
+    """(gold sentences, tokens) of ``sentences`` (words, gold tags) as the model tags them: each
+    token with its gold and predicted tag, or lemma for a model of lemmas, and whether training saw it."""
+    gold = gold_outputs(sentences, vocab.conllu_column)
+    predictions = Tagger(model, vocab, device=model.device).tag_sentences([words for words, _ in gold])
+    return gold, tagged_tokens(gold, predictions, vocab.words)

@@ -1,7 +1,7 @@
 """Corpora, vocabularies and batches: one job a module (see each module's docstring).
 
 Names are imported from their modules when first used, so that the modules that need no torch
-(``features``, ``records``) can be imported where torch is not installed.
+(``features``, ``records``, ``lemmas``) can be imported where torch is not installed.
 """
 
 from __future__ import annotations

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from postag.data.corpus import Sentence, SplitFinder, numbered_lines
+from postag.data.lemmas import LEMMA_COLUMN, lemma_rule
 from postag.errors import CorpusFormatError
 
 COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
-TAG_COLUMNS = {"upos": COLUMNS.index("UPOS"), "xpos": COLUMNS.index("XPOS")}
+# The columns a model can learn (data.tag_column); a lemma model learns lemma rules (postag.data.lemmas).
+TAG_COLUMNS = {name: COLUMNS.index(name.upper()) for name in ("upos", "xpos", "feats", LEMMA_COLUMN)}
 FORM = COLUMNS.index("FORM")
+# FEATS as UD writes it: _ or Name=Value pairs joined by |
+_FEATS = re.compile(r"_|[^\s=|]+=[^\s=|]+(\|[^\s=|]+=[^\s=|]+)*")
 _WORD_ID = re.compile(r"[1-9][0-9]*")
 _SKIPPED_ID = re.compile(r"[1-9][0-9]*-[1-9][0-9]*|[0-9]+\.[1-9][0-9]*")  # multiword token, empty node
 
@@ -81,12 +85,13 @@ def parse(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSente
 
 def tag_column_index(tag_column: str) -> int:
     if tag_column not in TAG_COLUMNS:
-        raise ValueError(f"data.tag_column={tag_column!r}: expected upos or xpos for CoNLL-U")
+        raise ValueError(f"data.tag_column={tag_column!r}: expected one of {', '.join(TAG_COLUMNS)} for CoNLL-U")
     return TAG_COLUMNS[tag_column]
 
 
 class ConlluReader(SplitFinder):
-    """(words, tags) of each sentence's syntactic words, the tags from the UPOS or XPOS column."""
+    """(words, tags) of each sentence's syntactic words, the tags from the UPOS, XPOS or FEATS
+    column, or for ``lemma`` the rule that makes each word's lemma from its form."""
 
     name = "conllu"
 
@@ -104,7 +109,7 @@ class ConlluReader(SplitFinder):
         tags, a ``_`` among them is a tag of its own (UD_English-LinES leaves a fifth of its XPOS so)."""
         path = Path(path)
         sentences: list[Sentence] = []
-        first_word_line = None
+        first_word_line, any_value = None, False
         for sentence in parse(numbered_lines(path), str(path)):
             if not sentence.word_lines:
                 continue  # comments only
@@ -114,14 +119,25 @@ class ConlluReader(SplitFinder):
                 if not cells[self.column].strip():
                     self._no_tag(path, sentence.line_numbers[index], cells[FORM])
                 first_word_line = first_word_line or sentence.line_numbers[index]
+                any_value = any_value or cells[self.column] != "_"
                 words.append(cells[FORM])
-                tags.append(cells[self.column])
+                tags.append(self._tag(cells, path, sentence.line_numbers[index]))
             sentences.append((words, tags))
         if not sentences:
             raise CorpusFormatError(f"{path}: no sentences found (expected CoNLL-U: 10 tab-separated columns)")
-        if all(tag == "_" for _, tags in sentences for tag in tags):
+        if not any_value:
             self._no_tag(path, first_word_line, sentences[0][0][0], " nor on any other line")
         return sentences
+
+    def _tag(self, cells: list[str], path: Path, line_no: int) -> str:
+        value = cells[self.column]
+        if self.tag_column == LEMMA_COLUMN:
+            return lemma_rule(cells[FORM], value)
+        if self.tag_column == "feats" and not _FEATS.fullmatch(value):
+            raise CorpusFormatError(
+                f"{path}:{line_no}: FEATS {value!r} of {cells[FORM]!r}: expected _ or Name=Value pairs joined by |"
+            )
+        return value
 
     def _no_tag(self, path: Path, line_no: int, word: str, elsewhere: str = "") -> None:
         name = COLUMNS[self.column]

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS, longest_first
+from postag.data.lemmas import outputs
 from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.errors import InputError
@@ -67,7 +68,8 @@ class OnnxTagger:
         return self.tag_sentences([words])[0]
 
     def tag_sentences(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Tags of many tokenised sentences, in their order; an empty sentence gets no tags."""
+        """Tags of many tokenised sentences, in their order (lemmas for a model of lemmas); an empty
+        sentence gets no tags."""
         if isinstance(sentences, str) or any(isinstance(s, str) for s in sentences):
             raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
         results: list[list[str]] = [[] for _ in sentences]
@@ -78,7 +80,8 @@ class OnnxTagger:
         def tag_batch(ids: list[int]) -> None:
             best = self._best([sentences[i] for i in ids])  # (B, S)
             for row, i in zip(best, ids):
-                results[i] = [self.tag_names[t] for t in row[: len(sentences[i])]]
+                tags = [self.tag_names[t] for t in row[: len(sentences[i])]]
+                results[i] = outputs(sentences[i], tags, self.conllu_column)
 
         if self.workers == 1 or len(batches) == 1:
             for ids in batches:
