@@ -22,6 +22,7 @@ from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import build_trainer, scalar_metrics
 from postag.training.checkpoint import load_tagger
 from postag.data.lemmas import LEMMA_COLUMN
+from postag.errors import UnknownTagError
 from postag.training.config import validate
 
 
@@ -36,6 +37,12 @@ def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     """Test metrics, per-tag rows and tagged tokens of one checkpoint on the configured data."""
     model, vocab = load_tagger(ckpt_path)
     datamodule = instantiate(cfg.data)
+    asked = datamodule.reader.conllu_column
+    if datamodule.reader.name == "conllu" and asked != vocab.conllu_column:
+        raise UnknownTagError(
+            f"{ckpt_path}: a model of the {vocab.conllu_column} column, but the data asks for {asked} "
+            f"(set data.tag_column={vocab.conllu_column})"
+        )
     datamodule.vocab = vocab  # the checkpoint's, never rebuilt from data
     datamodule.prepare_data()
     datamodule.setup("test")

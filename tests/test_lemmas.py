@@ -163,6 +163,14 @@ def test_train_and_evaluate_score_the_lemmas_the_rules_make(lemma_run, tmp_path)
     scored = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert scored["test/lemma_acc"] == pytest.approx(metrics["test/lemma_acc"])
     assert "test lemma accuracy: " in evaluated.stdout
+    mismatched = subprocess.run(
+        [sys.executable, "evaluate.py", f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}", "data=conllu",
+         f"data.data_dir={folder}", f"hydra.run.dir={tmp_path / 'eval2'}"],
+        cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300,
+    )
+    assert mismatched.returncode != 0
+    assert mismatched.stderr.strip().splitlines()[-1].endswith(
+        "last.ckpt: a model of the lemma column, but the data asks for upos (set data.tag_column=lemma)")
 
 
 def test_postag_tag_writes_lemmas_into_the_lemma_column_and_leaves_the_rest(lemma_run):
