@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL_MODEL, run
+from postag.analysis.conllu_scores import score_conllu
 from postag.analysis.error_analysis import Token
 from postag.analysis.lemma_scores import lemma_scores
 from postag.app.tagger import Tagger
@@ -193,6 +194,11 @@ def test_postag_tag_writes_lemmas_into_the_lemma_column_and_leaves_the_rest(lemm
         else:
             assert before == after
     assert got == expected and all(not is_lemma_rule(lemma) for lemma in got)
+    # postag score reads the file back as the shared task would: the lemma accuracy train.py reported
+    tagged_file = out.parent / "tagged.conllu"
+    tagged_file.write_bytes(result.stdout)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert score_conllu(source, tagged_file)["all"]["Lemmas"] == pytest.approx(metrics["test/lemma_acc"])
 
 
 def test_the_onnx_runtime_and_spacy_give_the_checkpoints_lemmas(lemma_run, tmp_path):

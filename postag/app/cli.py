@@ -4,6 +4,7 @@
     postag export --ckpt PATH --output DIR
     postag explain --ckpt PATH [--output attention.png] [--top 3] [--tokenize] SENTENCE
     postag sweep-summary SWEEP_DIR
+    postag score GOLD SYSTEM [--train TRAIN]
 """
 
 from __future__ import annotations
@@ -123,6 +124,17 @@ def sweep_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def score_command(args: argparse.Namespace) -> int:
+    from postag.analysis.conllu_scores import format_scores, score_conllu
+
+    for name in ("gold", "system", "train"):
+        path = getattr(args, name)
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{path}: no such file")
+    print(format_scores(score_conllu(args.gold, args.system, args.train)))
+    return 0
+
+
 def add_checkpoint_arguments(command: argparse.ArgumentParser, required: bool = True) -> None:
     """The options of every command that runs a checkpoint: which one, and where."""
     command.add_argument("--ckpt", required=required, help="checkpoint written by train.py")
@@ -170,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("tsv", "inline", "conllu"),
         default=None,
-        help="word<TAB>tag lines, word/TAG, or CoNLL-U with the tag in the UPOS or XPOS column the model "
-        "was trained on (default: conllu for CoNLL-U input, else tsv); CoNLL-U input comes back whole",
+        help="word<TAB>tag lines, word/TAG, or CoNLL-U with the tag in the column the model was trained on "
+        "(UPOS, XPOS, FEATS or LEMMA; default: conllu for CoNLL-U input, else tsv); CoNLL-U input comes back whole",
     )
     tag.add_argument("--batch-size", type=int, help=f"at most this many sentences a batch (default {BATCH_SIZE})")
     tag.add_argument(
@@ -214,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep-summary", help="table of a multirun's jobs (summary.md and summary.csv)")
     sweep.add_argument("sweep_dir")
     sweep.set_defaults(run=sweep_command)
+    score = commands.add_parser(
+        "score",
+        help="accuracy of a tagged CoNLL-U file against the gold one: UPOS, XPOS, UFeats, AllTags, Lemmas",
+        description="Score SYSTEM against GOLD word by word, as the CoNLL 2018 shared task does with gold "
+        "tokenisation; both files must have the same words.",
+    )
+    score.add_argument("gold", help="the gold CoNLL-U file")
+    score.add_argument("system", help="the same words, tagged (for instance by postag tag --input-format conllu)")
+    score.add_argument("--train", help="the training file: also score known and unseen words apart")
+    score.set_defaults(run=score_command)
     return parser
 
 
