@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.analysis.error_analysis import Token, add_comparison, error_report, write_error_report
-from postag.analysis.lemma_scores import lemma_scores, lemma_summary
+from postag.analysis.column_scores import column_scores, column_summary
 from postag.analysis.report import (
     compare_rows, format_comparison, per_tag_of_test, print_comparison, print_per_tag, write_comparison_csv,
     write_reports,
@@ -21,7 +21,6 @@ from postag.app.tagger import tagged_test_tokens
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import build_trainer, scalar_metrics
 from postag.training.checkpoint import load_tagger
-from postag.data.lemmas import LEMMA_COLUMN
 from postag.errors import UnknownTagError
 from postag.training.config import validate
 
@@ -51,11 +50,10 @@ def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     metrics = scalar_metrics(trainer)
     metrics["ckpt_path"] = str(ckpt_path)
     per_tag = per_tag_of_test(model, datamodule)
-    # The tags behind the scores, token by token, for the error analysis; a model of lemmas is
-    # also scored on the lemmas its rules make
+    # The tags behind the scores, token by token, for the error analysis; a model of lemmas or
+    # of a joint tag is also scored by column
     sentences, tokens = tagged_test_tokens(model, vocab, datamodule.sentences["test"])
-    if vocab.conllu_column == LEMMA_COLUMN:
-        metrics.update(lemma_scores(tokens))
+    metrics.update(column_scores(tokens, vocab.conllu_column))
     return Scored(metrics, per_tag, tokens, sentences)
 
 
@@ -84,7 +82,7 @@ def report(cfg: DictConfig) -> float:
     print_per_tag(per_tag, title=f"per-tag results, {data_name}")
     tokens = sum(r["support"] for r in per_tag)
     print(f"test accuracy (micro, {tokens} tokens): {metrics['test/acc']:.4f}")
-    for summary in (span_summary(metrics), lemma_summary(metrics)):
+    for summary in (span_summary(metrics), column_summary(metrics)):
         if summary:
             print(summary)
     out = Path(cfg.paths.output_dir)

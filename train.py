@@ -12,14 +12,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.analysis.report import per_tag_of_test, write_reports
-from postag.analysis.lemma_scores import lemma_scores, lemma_summary
+from postag.analysis.column_scores import column_scores, column_summary, scored_by_column
 from postag.analysis.spans import span_summary
 from postag.app.tagger import tagged_test_tokens
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import (
     build_model, build_trainer, checkpoint_to_test, epochs_for, log_hparams_with_metrics, scalar_metrics,
 )
-from postag.data.lemmas import LEMMA_COLUMN
 from postag.training.config import validate
 from postag.training.resume import Resume, check_vocabularies, register_resolvers, resume_from
 from postag.training.self_distill import teacher_metrics, with_own_teacher
@@ -81,8 +80,9 @@ def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: di
         trainer.test(model, datamodule=datamodule, ckpt_path=tested, verbose=False)
         metrics.update(scalar_metrics(trainer))
         per_tag = per_tag_of_test(model, datamodule)
-        if datamodule.vocab.conllu_column == LEMMA_COLUMN:
-            metrics.update(lemma_scores(tagged_test_tokens(model, datamodule.vocab, datamodule.sentences["test"])[1]))
+        column = datamodule.vocab.conllu_column
+        if scored_by_column(column):
+            metrics.update(column_scores(tagged_test_tokens(model, datamodule.vocab, datamodule.sentences["test"])[1], column))
     if teacher is not None:
         metrics.update(teacher_metrics(teacher, metrics["train_seconds"]))
     if trainer.is_global_zero:
@@ -100,7 +100,7 @@ def main(cfg: DictConfig) -> float | None:
         sys.exit(describe(err, cfg))
     if "test/acc" in metrics:
         print(f"test accuracy: {metrics['test/acc']:.4f}")
-        for summary in (span_summary(metrics), lemma_summary(metrics)):
+        for summary in (span_summary(metrics), column_summary(metrics)):
             if summary:
                 print(summary)
     return metrics.get(cfg.get("optimized_metric"))

@@ -14,7 +14,7 @@ import pytest
 from conftest import SMALL_MODEL, run
 from postag.analysis.conllu_scores import score_conllu
 from postag.analysis.error_analysis import Token
-from postag.analysis.lemma_scores import lemma_scores
+from postag.analysis.column_scores import column_scores
 from postag.app.tagger import Tagger
 from postag.data import ConlluReader, CorpusFormatError, make_reader
 from postag.data.lemmas import is_lemma_rule, lemma_of, lemma_rule, outputs
@@ -122,7 +122,7 @@ def test_a_lemma_column_without_any_lemma_is_an_error(tmp_path):
 def test_lemma_accuracy_counts_known_and_unseen_words_apart():
     tokens = [Token(0, 0, "cats", "cat", "cat", True), Token(0, 1, "ran", "run", "ran", True),
               Token(0, 2, "oxen", "ox", "ox", False)]
-    assert lemma_scores(tokens) == {"test/lemma_acc": 2 / 3, "test/lemma_acc_known": 0.5, "test/lemma_acc_oov": 1.0}
+    assert column_scores(tokens, "lemma") == {"test/lemma_acc": 2 / 3, "test/lemma_acc_known": 0.5, "test/lemma_acc_oov": 1.0}
     assert outputs(["Cats"], ["lower|0|1|0|"], "lemma") == ["cat"] and outputs(["Cats"], ["NNS"], "xpos") == ["NNS"]
 
 

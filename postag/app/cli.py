@@ -20,16 +20,16 @@ from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.errors import InputError
 
 
-def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, conllu_column: int) -> None:
-    if style == "inline":
-        out.write(" ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "\n")
-    elif style == "conllu":
-        from postag.data.conllu import format_sentence
+def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, conllu_columns: list[int]) -> None:
+    from postag.data.conllu import TAG_SEPARATOR, format_sentence
 
+    if style == "inline":  # word/TAG, a joint tag's values word/UPOS/XPOS/FEATS
+        out.write(" ".join(f"{w}/{t.replace(TAG_SEPARATOR, '/')}" for w, t in zip(words, tags)) + "\n")
+    elif style == "conllu":
         if words:  # CoNLL-U has no empty sentences
-            out.write(format_sentence(words, tags, conllu_column))
-    else:  # one token a line, a blank line after each sentence (CoNLL-like)
-        out.writelines(f"{w}\t{t}\n" for w, t in zip(words, tags))
+            out.write(format_sentence(words, tags, conllu_columns))
+    else:  # one token a line, a column for each value of a joint tag, a blank line after each sentence
+        out.writelines(f"{w}\t{t.replace(TAG_SEPARATOR, chr(9))}\n" for w, t in zip(words, tags))
         out.write("\n")
 
 
@@ -46,9 +46,9 @@ def tag_command(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         source, handle = str(path), open(path, "rb")
-    from postag.data.conllu import TAG_COLUMNS, parse
+    from postag.data.conllu import parse, tag_column_indices
 
-    column = TAG_COLUMNS[tagger.conllu_column]  # where the model's kind of tag goes in CoNLL-U
+    columns = tag_column_indices(tagger.conllu_column)  # where the model's kind of tag goes in CoNLL-U
     style = args.format or ("conllu" if args.input_format == "conllu" else "tsv")
     out = sys.stdout
     with handle:
@@ -60,9 +60,9 @@ def tag_command(args: argparse.Namespace) -> int:
 
             def write(sentence, tags):
                 if style == "conllu":  # the file as it was, the tags in the model's column of its syntactic words
-                    out.write("\n".join(sentence.with_tags(tags, column)) + "\n\n")
+                    out.write("\n".join(sentence.with_tags(tags, columns)) + "\n\n")
                 else:
-                    write_tagged(out, sentence.words, tags, style, column)
+                    write_tagged(out, sentence.words, tags, style, columns)
         else:
             sentences = read_sentences(handle, source, args.tokenize)
 
@@ -70,7 +70,7 @@ def tag_command(args: argparse.Namespace) -> int:
                 return words
 
             def write(words, tags):
-                write_tagged(out, words, tags, style, column)
+                write_tagged(out, words, tags, style, columns)
 
         tag_stream(tagger, sentences, words_of, write, out, Progress(), args.chunk)
     return 0

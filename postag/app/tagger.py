@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from postag.analysis.error_analysis import tagged_tokens
-from postag.analysis.lemma_scores import gold_outputs
+from postag.analysis.column_scores import gold_outputs
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.data.corpus import Sentence
 from postag.data.lemmas import outputs

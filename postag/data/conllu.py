@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,9 @@ COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DE
 # The columns a model can learn (data.tag_column); a lemma model learns lemma rules (postag.data.lemmas).
 TAG_COLUMNS = {name: COLUMNS.index(name.upper()) for name in ("upos", "xpos", "feats", LEMMA_COLUMN)}
 FORM = COLUMNS.index("FORM")
+# data.tag_column=upos+xpos+feats: one tag made of several columns' values, joined by a space
+# (no UPOS, XPOS or FEATS value holds one), as UDPipe 1's tagger predicts them together
+JOINT, TAG_SEPARATOR = "+", " "
 # FEATS as UD writes it: _ or Name=Value pairs joined by |
 _FEATS = re.compile(r"_|[^\s=|]+=[^\s=|]+(\|[^\s=|]+=[^\s=|]+)*")
 _WORD_ID = re.compile(r"[1-9][0-9]*")
@@ -43,14 +46,23 @@ class ConlluSentence:
     def words(self) -> list[str]:
         return [self.cells(i)[FORM] for i in range(len(self.word_lines))]
 
-    def with_tags(self, tags: list[str], column: int) -> list[str]:
-        """The sentence's lines with ``tags`` in ``column`` of its syntactic words, all else unchanged."""
+    def with_tags(self, tags: list[str], columns: int | Sequence[int]) -> list[str]:
+        """The sentence's lines with ``tags`` in ``columns`` of its syntactic words (a joint tag's
+        values each in its column), all else unchanged."""
         lines = list(self.lines)
         for index, tag in zip(self.word_lines, tags):
             cells = lines[index].split("\t")
-            cells[column] = tag
+            put_tag(cells, tag, columns)
             lines[index] = "\t".join(cells)
         return lines
+
+
+def put_tag(cells: list[str], tag: str, columns: int | Sequence[int]) -> None:
+    """``tag`` into ``cells`` at ``columns``: a joint tag's values one to a column."""
+    columns = [columns] if isinstance(columns, int) else list(columns)
+    values = tag.split(TAG_SEPARATOR, len(columns) - 1) if len(columns) > 1 else [tag]
+    for column, value in zip(columns, values):
+        cells[column] = value
 
 
 def parse(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSentence]:
@@ -83,22 +95,35 @@ def parse(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSente
         yield sentence
 
 
-def tag_column_index(tag_column: str) -> int:
-    if tag_column not in TAG_COLUMNS:
-        raise ValueError(f"data.tag_column={tag_column!r}: expected one of {', '.join(TAG_COLUMNS)} for CoNLL-U")
-    return TAG_COLUMNS[tag_column]
+def tag_column_names(tag_column: str) -> list[str]:
+    """The columns of ``data.tag_column``: one name, or several joined by ``+`` for a joint tag."""
+    names = str(tag_column).split(JOINT)
+    if any(name not in TAG_COLUMNS for name in names):
+        raise ValueError(f"data.tag_column={tag_column!r}: expected one of {', '.join(TAG_COLUMNS)} for CoNLL-U, "
+                         f"or several of upos, xpos, feats joined by {JOINT}")
+    if len(names) > 1 and (LEMMA_COLUMN in names or len(set(names)) < len(names)):
+        raise ValueError(f"data.tag_column={tag_column!r}: a joint tag is made of different columns among upos, "
+                         f"xpos and feats; lemmas train in a model of their own")
+    return names
+
+
+def tag_column_indices(tag_column: str) -> list[int]:
+    """Where the values of a model's tags go in a CoNLL-U line (``conllu_column``)."""
+    return [TAG_COLUMNS[name] for name in tag_column_names(tag_column)]
 
 
 class ConlluReader(SplitFinder):
     """(words, tags) of each sentence's syntactic words, the tags from the UPOS, XPOS or FEATS
-    column, or for ``lemma`` the rule that makes each word's lemma from its form."""
+    column, for ``lemma`` the rule that makes each word's lemma from its form, or for a joint
+    tag (``upos+xpos+feats``) the columns' values joined by TAG_SEPARATOR."""
 
     name = "conllu"
 
     def __init__(self, tag_column: str = "upos"):
-        self.column = tag_column_index(tag_column)
-        self.tag_column = tag_column
-        self.conllu_column = tag_column  # a model trained on this column writes its tags there
+        self.names = tag_column_names(tag_column)
+        self.columns = [TAG_COLUMNS[name] for name in self.names]
+        self.tag_column = str(tag_column)
+        self.conllu_column = self.tag_column  # a model trained on these columns writes its tags there
 
     def split_names(self, split: str) -> tuple[str, ...]:
         return (f"*-ud-{split}.conllu.gz", f"*-ud-{split}.conllu", f"{split}.conllu.gz", f"{split}.conllu")
@@ -109,49 +134,58 @@ class ConlluReader(SplitFinder):
         tags, a ``_`` among them is a tag of its own (UD_English-LinES leaves a fifth of its XPOS so)."""
         path = Path(path)
         sentences: list[Sentence] = []
-        first_word_line, any_value = None, False
+        first_word_line, with_values = None, set()
         for sentence in parse(numbered_lines(path), str(path)):
             if not sentence.word_lines:
                 continue  # comments only
             words, tags = [], []
             for word, index in enumerate(sentence.word_lines):
-                cells = sentence.cells(word)
-                if not cells[self.column].strip():
-                    self._no_tag(path, sentence.line_numbers[index], cells[FORM])
-                first_word_line = first_word_line or sentence.line_numbers[index]
-                any_value = any_value or cells[self.column] != "_"
+                cells, line_no = sentence.cells(word), sentence.line_numbers[index]
+                first_word_line = first_word_line or line_no
+                values = [self._value(cells, name, column, path, line_no) for name, column in zip(self.names, self.columns)]
+                with_values.update(column for column in self.columns if cells[column] != "_")
                 words.append(cells[FORM])
-                tags.append(self._tag(cells, path, sentence.line_numbers[index]))
+                tags.append(TAG_SEPARATOR.join(values))
             sentences.append((words, tags))
         if not sentences:
             raise CorpusFormatError(f"{path}: no sentences found (expected CoNLL-U: 10 tab-separated columns)")
-        if not any_value:
-            self._no_tag(path, first_word_line, sentences[0][0][0], " nor on any other line")
+        for column in self.columns:
+            if column not in with_values:
+                self._no_tag(path, first_word_line, column, sentences[0][0][0], " nor on any other line")
         return sentences
 
-    def _tag(self, cells: list[str], path: Path, line_no: int) -> str:
-        value = cells[self.column]
-        if self.tag_column == LEMMA_COLUMN:
+    def _value(self, cells: list[str], name: str, column: int, path: Path, line_no: int) -> str:
+        """The word's value of one column: a lemma as its rule, FEATS checked, no space in a joint tag."""
+        value = cells[column]
+        if not value.strip():
+            self._no_tag(path, line_no, column, cells[FORM])
+        if name == LEMMA_COLUMN:
             return lemma_rule(cells[FORM], value)
-        if self.tag_column == "feats" and not _FEATS.fullmatch(value):
+        if name == "feats" and not _FEATS.fullmatch(value):
             raise CorpusFormatError(
                 f"{path}:{line_no}: FEATS {value!r} of {cells[FORM]!r}: expected _ or Name=Value pairs joined by |"
             )
+        if len(self.columns) > 1 and TAG_SEPARATOR in value:
+            raise CorpusFormatError(
+                f"{path}:{line_no}: {COLUMNS[column]} {value!r} of {cells[FORM]!r}: expected a value without spaces"
+            )
         return value
 
-    def _no_tag(self, path: Path, line_no: int, word: str, elsewhere: str = "") -> None:
-        name = COLUMNS[self.column]
+    def _no_tag(self, path: Path, line_no: int, column: int, word: str, elsewhere: str = "") -> None:
+        name = COLUMNS[column]
         raise CorpusFormatError(
-            f"{path}:{line_no}: no tag in column {self.column + 1} ({name}) for {word!r}{elsewhere}; "
+            f"{path}:{line_no}: no tag in column {column + 1} ({name}) for {word!r}{elsewhere}; "
             f"expected a tag there (data.tag_column={self.tag_column}; this file may have no {name})"
         )
 
 
-def format_sentence(words: list[str], tags: list[str], column: int) -> str:
-    """A tagged sentence as CoNLL-U: ID, FORM, the tag in ``column``, ``_`` elsewhere; a blank line after."""
+def format_sentence(words: list[str], tags: list[str], columns: int | Sequence[int]) -> str:
+    """A tagged sentence as CoNLL-U: ID, FORM, the tag in ``columns`` (a joint tag's values one
+    to a column), ``_`` elsewhere; a blank line after."""
     rows = []
     for number, (word, tag) in enumerate(zip(words, tags), start=1):
         cells = ["_"] * len(COLUMNS)
-        cells[0], cells[FORM], cells[column] = str(number), word, tag
+        cells[0], cells[FORM] = str(number), word
+        put_tag(cells, tag, columns)
         rows.append("\t".join(cells) + "\n")
     return "".join(rows) + "\n"

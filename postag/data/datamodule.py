@@ -39,7 +39,8 @@ class TaggingDataModule(L.LightningDataModule):
             found in ``data_dir`` when ``train_file`` is not given) validation is the dev
             split; without one, ``val_fraction`` of the training sentences is held out.
         word_column, tag_column: for ``columns``, the column numbers (0 is the first); for
-            ``conllu``, ``tag_column`` is ``upos`` or ``xpos``. ``None``: the format's default.
+            ``conllu``, ``tag_column`` is ``upos``, ``xpos``, ``feats``, ``lemma`` or a joint tag such as
+            ``upos+xpos+feats`` (postag.data.conllu). ``None``: the format's default.
         batch_size: sentences per batch.
         val_fraction: share of the training sentences held out for validation (no dev split).
         min_freq: words seen fewer times in training map to ``<unk>``.

@@ -1,0 +1,62 @@
+"""Scores of a model by the columns its tags stand for, as UD's evaluation script counts them with
+gold tokenisation: for a model of lemma rules, the lemmas the rules make (two rules can make the
+same lemma of a word, so this can exceed the accuracy on rules, test/acc); for a joint tag
+(``upos+xpos+feats``), each column's value (test/acc is then all of them right)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from postag.analysis.error_analysis import Token
+from postag.data.conllu import JOINT, TAG_SEPARATOR
+from postag.data.corpus import Sentence
+from postag.data.lemmas import LEMMA_COLUMN, outputs
+
+
+def scored_by_column(tag_column: str) -> bool:
+    """Whether a model of ``tag_column`` has scores of its own beyond test/acc."""
+    return tag_column == LEMMA_COLUMN or JOINT in tag_column
+
+
+def gold_outputs(sentences: Sequence[Sentence], tag_column: str) -> list[Sentence]:
+    """(words, what a right tagger gives) of each sentence: lemmas where the tags are lemma rules."""
+    if tag_column != LEMMA_COLUMN:
+        return list(sentences)
+    return [(words, outputs(words, tags, tag_column)) for words, tags in sentences]
+
+
+def _accuracies(name: str, right: Sequence[tuple[bool, bool]]) -> dict[str, float]:
+    """test/{name}_acc over every word, and over words training saw (_known) and did not (_oov);
+    ``right``: (correct, known) of each word."""
+    def accuracy(chosen: list[bool]) -> float:
+        return sum(chosen) / len(chosen) if chosen else float("nan")
+
+    return {
+        f"test/{name}_acc": accuracy([c for c, _ in right]),
+        f"test/{name}_acc_known": accuracy([c for c, k in right if k]),
+        f"test/{name}_acc_oov": accuracy([c for c, k in right if not k]),
+    }
+
+
+def column_scores(tokens: Sequence[Token], tag_column: str) -> dict[str, float]:
+    """The scores of ``scored_by_column``, from the test tokens with their gold and predicted outputs."""
+    if tag_column == LEMMA_COLUMN:
+        return _accuracies(LEMMA_COLUMN, [(t.correct, t.known) for t in tokens])
+    scores = {}
+    if JOINT in tag_column:
+        for i, name in enumerate(tag_column.split(JOINT)):
+            right = [(t.gold.split(TAG_SEPARATOR)[i] == t.predicted.split(TAG_SEPARATOR)[i], t.known) for t in tokens]
+            scores.update(_accuracies(name, right))
+    return scores
+
+
+def column_summary(metrics: dict) -> str | None:
+    """The lines train.py and evaluate.py print for the scores of ``column_scores``, else None."""
+    names = [key[len("test/"):-len("_acc")] for key in metrics if key.startswith("test/") and key.endswith("_acc")
+             and key != "test/acc" and f"{key}_oov" in metrics]
+    if not names:
+        return None
+    return "\n".join(
+        f"test {name} accuracy: {metrics[f'test/{name}_acc']:.4f} (known words {metrics[f'test/{name}_acc_known']:.4f}, "
+        f"unseen {metrics[f'test/{name}_acc_oov']:.4f})" for name in names
+    )
