@@ -24,6 +24,29 @@ def run(script, *overrides, cwd=ROOT, timeout=300):
     return result
 
 
+def postag_cli(*args, stdin=None, timeout=300):
+    """The postag command, as a user runs it; its CompletedProcess, output as bytes."""
+    return subprocess.run([sys.executable, "-m", "postag.app.cli", *map(str, args)], input=stdin, capture_output=True,
+                          timeout=timeout)
+
+
+def exported_and_spacy_tags(ckpt, directory, sentences):
+    """(the ONNX runtime's tags of ``sentences`` after ``postag export`` of ``ckpt`` into ``directory``,
+    the spaCy component's outputs of the first sentence as "pos_ tag_ lemma_ morph" per token)."""
+    spacy = pytest.importorskip("spacy")
+    from spacy.tokens import Doc
+
+    from postag.app.spacy_component import PostagComponent
+    from postag.app.tagger import Tagger
+    from postag.portable.runtime import OnnxTagger
+
+    exported = postag_cli("export", "--ckpt", ckpt, "--output", directory)
+    assert exported.returncode == 0, exported.stderr.decode()
+    doc = Doc(spacy.blank("en").vocab, words=sentences[0])
+    PostagComponent(Tagger.load(ckpt, device="cpu"))(doc)
+    return OnnxTagger.load(directory).tag_sentences(sentences), doc
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """A short real run (debug=limit) with checkpoints and TensorBoard logs."""

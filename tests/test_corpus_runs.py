@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, SMALL_MODEL, run
+from conftest import ROOT, SMALL_MODEL, postag_cli, run
 from postag.data import CHECKPOINT_KEY
 from postag.app.tagger import Tagger
 
@@ -71,10 +71,6 @@ def test_an_xpos_dev_tag_unseen_in_training_is_scored_wrong_and_listed(tmp_path)
     assert len(warnings) == 2 and all("(PRP-NEW); they are scored as wrong" in w for w in warnings)  # dev, then test
     table = (out / "test_per_tag.md").read_text()
     assert "| PRP-NEW (not in training) | 2 | 0.0000 |" in table
-
-
-def postag_cli(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "postag.app.cli", *map(str, args)], input=stdin, capture_output=True, timeout=120)
 
 
 def test_tag_conllu_input_writes_the_file_back_with_predicted_tags_only(treebank_run):

@@ -2,12 +2,10 @@
 column by column, and written back each value to its column."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import SMALL_MODEL, run
+from conftest import SMALL_MODEL, exported_and_spacy_tags, postag_cli, run
 from postag.analysis.column_scores import column_scores, column_summary
 from postag.analysis.error_analysis import Token
 from postag.app.tagger import Tagger
@@ -15,22 +13,13 @@ from postag.data import ConlluReader, CorpusFormatError, make_reader
 from postag.data.conllu import format_sentence, parse, tag_column_indices
 from postag.data.corpus import numbered_lines
 
-from treebank import token, write_treebank
+from treebank import token, with_cell, write_lines, write_treebank
 
 
-def write(path, lines):
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def with_feats(line, feats):
-    cells = line.split("\t")
-    cells[5] = feats
-    return "\t".join(cells)
 
 
 def test_a_joint_tag_joins_the_columns_values(tmp_path):
-    path = write(tmp_path / "a.conllu", [with_feats(token(1, "Cats", "NOUN", "NNS"), "Number=Plur"), token(2, "sleep", "VERB", "VBP")])
+    path = write_lines(tmp_path / "a.conllu", [with_cell(token(1, "Cats", "NOUN", "NNS"), 5, "Number=Plur"), token(2, "sleep", "VERB", "VBP")])
     assert ConlluReader("upos+xpos+feats").read(path) == [(["Cats", "sleep"], ["NOUN NNS Number=Plur", "VERB VBP _"])]
     assert ConlluReader("xpos+upos").read(path)[0][1] == ["NNS NOUN", "VBP VERB"]
     assert tag_column_indices("upos+xpos+feats") == [3, 4, 5] and make_reader("conllu", tag_column="upos+xpos").conllu_column == "upos+xpos"
@@ -47,10 +36,10 @@ def test_a_joint_tag_of_other_columns_is_refused(tag_column, message):
 
 
 def test_a_joint_tags_columns_are_each_checked(tmp_path):
-    noxpos = write(tmp_path / "noxpos.conllu", [token(1, "The", "DET"), token(2, "cat", "NOUN")])
+    noxpos = write_lines(tmp_path / "noxpos.conllu", [token(1, "The", "DET"), token(2, "cat", "NOUN")])
     with pytest.raises(CorpusFormatError, match=r"noxpos.conllu:1: no tag in column 5 \(XPOS\) for 'The' nor on any other line"):
         ConlluReader("upos+xpos").read(noxpos)
-    spaced = write(tmp_path / "spaced.conllu", [token(1, "The", "DET", "D T")])
+    spaced = write_lines(tmp_path / "spaced.conllu", [token(1, "The", "DET", "D T")])
     with pytest.raises(CorpusFormatError, match=r"spaced.conllu:1: XPOS 'D T' of 'The': expected a value without spaces"):
         ConlluReader("upos+xpos").read(spaced)
     assert ConlluReader("xpos").read(spaced)[0][1] == ["D T"]  # alone, a value may hold a space
@@ -59,7 +48,7 @@ def test_a_joint_tags_columns_are_each_checked(tmp_path):
 def test_a_joint_tags_values_go_each_to_its_column(tmp_path):
     text = format_sentence(["Cats"], ["NOUN NNS Number=Plur"], tag_column_indices("upos+xpos+feats"))
     assert text.split("\t")[3:6] == ["NOUN", "NNS", "Number=Plur"]
-    path = write(tmp_path / "a.conllu", ["# c", token(1, "Cats", "X")])
+    path = write_lines(tmp_path / "a.conllu", ["# c", token(1, "Cats", "X")])
     (sentence,) = parse(numbered_lines(path), str(path))
     assert sentence.with_tags(["NOUN NNS"], [3, 4])[1].split("\t")[3:5] == ["NOUN", "NNS"]
 
@@ -101,34 +90,21 @@ def test_postag_tag_writes_each_value_to_its_column(joint_run, tmp_path):
     folder, out, _ = joint_run
     ckpt = out / "checkpoints" / "last.ckpt"
     source = folder / "xx_test-ud-test.conllu"
-    tagged = subprocess.run([sys.executable, "-m", "postag.app.cli", "tag", "--ckpt", str(ckpt), "--input-format",
-                             "conllu", str(source)], capture_output=True, timeout=120)
+    tagged = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", source)
     assert tagged.returncode == 0, tagged.stderr.decode()
     tags = [t for s in Tagger.load(ckpt, device="cpu").tag_sentences([w for w, _ in ConlluReader("upos").read(source)]) for t in s]
     rows = [line.split("\t") for line in tagged.stdout.decode().splitlines() if line.count("\t") == 9 and line.split("\t")[0].isdigit()]
     assert [f"{r[3]} {r[4]}" for r in rows] == tags
-    tsv = subprocess.run([sys.executable, "-m", "postag.app.cli", "tag", "--ckpt", str(ckpt)], input=b"The cat sleeps .\n",
-                         capture_output=True, timeout=120)
+    tsv = postag_cli("tag", "--ckpt", ckpt, stdin=b"The cat sleeps .\n")
     lines = tsv.stdout.decode().splitlines()
     assert len(lines) == 5 and lines[-1] == "" and all(len(line.split("\t")) == 3 for line in lines[:4])  # word, UPOS, XPOS
 
 
 def test_the_onnx_runtime_and_spacy_serve_a_joint_tag(joint_run, tmp_path):
-    spacy = pytest.importorskip("spacy")
-    from spacy.tokens import Doc
-
-    from postag.app.spacy_component import PostagComponent
-    from postag.portable.runtime import OnnxTagger
-
     folder, out, _ = joint_run
     ckpt = out / "checkpoints" / "last.ckpt"
-    exported = subprocess.run([sys.executable, "-m", "postag.app.cli", "export", "--ckpt", str(ckpt), "--output",
-                               str(tmp_path / "exported")], capture_output=True, timeout=300)
-    assert exported.returncode == 0, exported.stderr.decode()
     sentences = [words for words, _ in ConlluReader("upos").read(folder / "xx_test-ud-test.conllu")]
-    tagger = Tagger.load(ckpt, device="cpu")
-    expected = tagger.tag_sentences(sentences)
-    assert OnnxTagger.load(tmp_path / "exported").tag_sentences(sentences) == expected
-    doc = Doc(spacy.blank("en").vocab, words=sentences[0])
-    PostagComponent(tagger)(doc)
+    expected = Tagger.load(ckpt, device="cpu").tag_sentences(sentences)
+    runtime_tags, doc = exported_and_spacy_tags(ckpt, tmp_path / "exported", sentences)
+    assert runtime_tags == expected
     assert [f"{t.pos_} {t.tag_}" for t in doc] == expected[0]

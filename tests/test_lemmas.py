@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SMALL_MODEL, run
+from conftest import SMALL_MODEL, exported_and_spacy_tags, postag_cli, run
 from postag.analysis.conllu_scores import score_conllu
 from postag.analysis.error_analysis import Token
 from postag.analysis.column_scores import column_scores
@@ -19,7 +19,7 @@ from postag.app.tagger import Tagger
 from postag.data import ConlluReader, CorpusFormatError, make_reader
 from postag.data.lemmas import is_lemma_rule, lemma_of, lemma_rule, outputs
 
-from treebank import token, write_treebank
+from treebank import token, with_cell, write_lines, write_treebank
 
 CASES = [  # form, lemma, rule
     ("cats", "cat", "lower|0|1|0|"),
@@ -80,26 +80,12 @@ def test_every_training_word_of_a_real_treebank_goes_form_to_rule_to_lemma_and_b
     assert len(rules) < len({lemma for _, lemma in pairs}) / 20  # far fewer classes than lemmas
 
 
-def write(path, lines):
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
-
-def with_lemma(line, lemma):
-    cells = line.split("\t")
-    cells[2] = lemma
-    return "\t".join(cells)
-
-
-def with_feats(line, feats):
-    cells = line.split("\t")
-    cells[5] = feats
-    return "\t".join(cells)
 
 
 def test_the_lemma_column_reads_as_rules_and_feats_as_strings(tmp_path):
-    lines = [with_feats(with_lemma(token(1, "Cats", "NOUN"), "cat"), "Number=Plur"), token(2, "sleep", "VERB")]
-    path = write(tmp_path / "a.conllu", lines)
+    lines = [with_cell(with_cell(token(1, "Cats", "NOUN"), 2, "cat"), 5, "Number=Plur"), token(2, "sleep", "VERB")]
+    path = write_lines(tmp_path / "a.conllu", lines)
     assert ConlluReader("lemma").read(path) == [(["Cats", "sleep"], ["lower|0|1|0|", "lower|0|0|0|"])]
     assert ConlluReader("feats").read(path) == [(["Cats", "sleep"], ["Number=Plur", "_"])]
     assert make_reader("conllu", tag_column="lemma").conllu_column == "lemma"
@@ -107,14 +93,14 @@ def test_the_lemma_column_reads_as_rules_and_feats_as_strings(tmp_path):
 
 @pytest.mark.parametrize("feats", ["Number", "Number=Plur|", "Number=Plur;Case=Nom", "=Plur", "Number=Plur Case=Nom"])
 def test_a_malformed_feats_value_names_file_line_and_what_was_expected(tmp_path, feats):
-    path = write(tmp_path / "a.conllu", ["# c", token(1, "Cats", "NOUN"), with_feats(token(2, "sleep", "VERB"), feats)])
+    path = write_lines(tmp_path / "a.conllu", ["# c", token(1, "Cats", "NOUN"), with_cell(token(2, "sleep", "VERB"), 5, feats)])
     expected = rf"a.conllu:3: FEATS '{re.escape(feats)}' of 'sleep': expected _ or Name=Value pairs joined by \|$"
     with pytest.raises(CorpusFormatError, match=expected):
         ConlluReader("feats").read(path)
 
 
 def test_a_lemma_column_without_any_lemma_is_an_error(tmp_path):
-    path = write(tmp_path / "a.conllu", [with_lemma(token(1, "Cats", "NOUN"), "_"), with_lemma(token(2, "run", "VERB"), "_")])
+    path = write_lines(tmp_path / "a.conllu", [with_cell(token(1, "Cats", "NOUN"), 2, "_"), with_cell(token(2, "run", "VERB"), 2, "_")])
     with pytest.raises(CorpusFormatError, match=r"a.conllu:1: no tag in column 3 \(LEMMA\) for 'Cats' nor on any other line"):
         ConlluReader("lemma").read(path)
 
@@ -137,7 +123,7 @@ def lemma_run(tmp_path_factory):
     for path in folder.glob("*.conllu"):
         lines = path.read_text(encoding="utf-8").splitlines()
         path.write_text("\n".join(
-            with_lemma(line, LEMMAS[line.split("\t")[1]]) if line.count("\t") == 9 and line.split("\t")[1] in LEMMAS
+            with_cell(line, 2, LEMMAS[line.split("\t")[1]]) if line.count("\t") == 9 and line.split("\t")[1] in LEMMAS
             else line for line in lines) + "\n", encoding="utf-8")
     out = root / "run"
     result = run(
@@ -178,8 +164,7 @@ def test_postag_tag_writes_lemmas_into_the_lemma_column_and_leaves_the_rest(lemm
     folder, out, _ = lemma_run
     ckpt = out / "checkpoints" / "last.ckpt"
     source = folder / "xx_test-ud-test.conllu"
-    result = subprocess.run([sys.executable, "-m", "postag.app.cli", "tag", "--ckpt", str(ckpt), "--input-format",
-                             "conllu", str(source)], capture_output=True, timeout=120)
+    result = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", source)
     assert result.returncode == 0, result.stderr.decode()
     original, tagged = source.read_text(encoding="utf-8").splitlines(), result.stdout.decode().splitlines()
     assert len(original) == len(tagged)
@@ -202,21 +187,10 @@ def test_postag_tag_writes_lemmas_into_the_lemma_column_and_leaves_the_rest(lemm
 
 
 def test_the_onnx_runtime_and_spacy_give_the_checkpoints_lemmas(lemma_run, tmp_path):
-    spacy = pytest.importorskip("spacy")
-    from spacy.tokens import Doc
-
-    from postag.app.spacy_component import PostagComponent
-    from postag.portable.runtime import OnnxTagger
-
     folder, out, _ = lemma_run
     ckpt = out / "checkpoints" / "last.ckpt"
-    result = subprocess.run([sys.executable, "-m", "postag.app.cli", "export", "--ckpt", str(ckpt), "--output",
-                             str(tmp_path / "exported")], capture_output=True, timeout=300)
-    assert result.returncode == 0, result.stderr.decode()
     sentences = [words for words, _ in ConlluReader("lemma").read(folder / "xx_test-ud-test.conllu")]
-    tagger = Tagger.load(ckpt, device="cpu")
-    expected = tagger.tag_sentences(sentences)
-    assert OnnxTagger.load(tmp_path / "exported").tag_sentences(sentences) == expected
-    doc = Doc(spacy.blank("en").vocab, words=sentences[0])
-    PostagComponent(tagger)(doc)
+    expected = Tagger.load(ckpt, device="cpu").tag_sentences(sentences)
+    runtime_tags, doc = exported_and_spacy_tags(ckpt, tmp_path / "exported", sentences)
+    assert runtime_tags == expected
     assert [t.lemma_ for t in doc] == expected[0]

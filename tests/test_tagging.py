@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from conftest import FIXTURES, SMALL_MODEL, run
+from conftest import FIXTURES, SMALL_MODEL, postag_cli, run
 from postag.data import collate
 from postag.analysis.report import compare_rows, format_comparison
 from postag.app.cli import build_parser
@@ -22,15 +22,6 @@ SENTENCES = [["the", "dog", "runs", "."], [], ["a", "cat", "sat"], ["the", "cat"
 @pytest.fixture(scope="module")
 def checkpoint(trained_run):
     return trained_run / "checkpoints" / "last.ckpt"
-
-
-def postag_cli(*args, stdin=None):
-    return subprocess.run(
-        [sys.executable, "-m", "postag.app.cli", *map(str, args)],
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-    )
 
 
 def test_tagger_gives_the_models_argmax_in_input_order(checkpoint):

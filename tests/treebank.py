@@ -35,6 +35,18 @@ SENTENCES = {
 }
 
 
+def with_cell(line: str, column: int, value: str) -> str:
+    """A token line with ``value`` in ``column`` (0: ID, 2: LEMMA, 5: FEATS)."""
+    cells = line.split("\t")
+    cells[column] = value
+    return "\t".join(cells)
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def long_sentence(words: int = 300) -> list[str]:
     forms = [("the", "DET", "DT"), ("cat", "NOUN", "NN"), ("and", "CCONJ", "CC")]
     return ["# sent_id = long-1"] + [token(i + 1, *forms[i % 3]) for i in range(words)]
