@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from postag.analysis.error_analysis import Token
-from postag.data.conllu import JOINT, TAG_SEPARATOR
+from postag.data.conllu import JOINT, joint_values
 from postag.data.corpus import Sentence
 from postag.data.lemmas import LEMMA_COLUMN, outputs
 
@@ -44,9 +44,11 @@ def column_scores(tokens: Sequence[Token], tag_column: str) -> dict[str, float]:
         return _accuracies(LEMMA_COLUMN, [(t.correct, t.known) for t in tokens])
     scores = {}
     if JOINT in tag_column:
-        for i, name in enumerate(tag_column.split(JOINT)):
-            right = [(t.gold.split(TAG_SEPARATOR)[i] == t.predicted.split(TAG_SEPARATOR)[i], t.known) for t in tokens]
-            scores.update(_accuracies(name, right))
+        names = tag_column.split(JOINT)
+        # each token's values split once: (gold values, predicted values, known)
+        split = [(joint_values(t.gold, len(names)), joint_values(t.predicted, len(names)), t.known) for t in tokens]
+        for i, name in enumerate(names):
+            scores.update(_accuracies(name, [(gold[i] == predicted[i], known) for gold, predicted, known in split]))
     return scores
 
 

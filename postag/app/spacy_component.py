@@ -4,7 +4,8 @@ The component tags each sentence of a ``Doc`` (the whole ``Doc`` when nothing ha
 boundaries) with a postag checkpoint, or with an exported model (``config={"onnx": DIR}``), and
 writes the tags to ``token.pos_`` for a model trained on UPOS, ``token.lemma_`` for lemmas,
 ``token.morph`` for FEATS, else to ``token.tag_`` (the corpus's own tags: Penn Treebank, XPOS);
-a joint tag (``upos+xpos+feats``) sets each of its columns' attributes. spaCy finds it through the ``spacy_factories`` entry
+a joint tag (``upos+xpos+feats``) sets each of its columns' attributes. spaCy finds it through
+the ``spacy_factories`` entry
 point, so no import is needed.
 
 spaCy keeps a double quote as ``"`` where the Penn Treebank writes `` when it opens and ''
@@ -20,11 +21,11 @@ from collections.abc import Iterable, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from postag.data.conllu import JOINT, TAG_SEPARATOR
+from postag.data.conllu import joint_values, tag_column_names
 
 OPENERS = "([{<"
-# The Token attribute each kind of model sets (postag.data.conllu.TAG_COLUMNS); other tags go to
-# tag_, and a joint tag's values (upos+xpos+feats) each to its own
+# The Token attribute each kind of model sets (postag.data.conllu.TAG_COLUMNS; models of other
+# corpora's tags have xpos); a joint tag's values (upos+xpos+feats) each go to their own
 ATTRIBUTES = {"upos": "pos_", "xpos": "tag_", "lemma": "lemma_", "feats": "morph"}
 
 
@@ -53,8 +54,7 @@ class PostagComponent:
 
     def __init__(self, tagger, ptb_quotes: bool = True, batch_size: int = 256):
         self.tagger = tagger
-        names = tagger.conllu_column.split(JOINT)
-        self.attributes = [ATTRIBUTES[name] for name in names] if all(n in ATTRIBUTES for n in names) else ["tag_"]
+        self.attributes = [ATTRIBUTES[name] for name in tag_column_names(tagger.conllu_column)]
         self.ptb_quotes = ptb_quotes
         self.batch_size = batch_size
 
@@ -76,8 +76,7 @@ class PostagComponent:
         words = [[self.word(token) for token in span] for span in spans]
         for span, tags in zip(spans, self.tagger.tag_sentences(words)):
             for token, tag in zip(span, tags):
-                values = tag.split(TAG_SEPARATOR, len(self.attributes) - 1) if len(self.attributes) > 1 else [tag]
-                for attribute, value in zip(self.attributes, values):
+                for attribute, value in zip(self.attributes, joint_values(tag, len(self.attributes))):
                     if attribute == "morph":
                         token.set_morph(None if value == "_" else value)
                     else:

@@ -57,11 +57,15 @@ class ConlluSentence:
         return lines
 
 
+def joint_values(tag: str, count: int) -> list[str]:
+    """The ``count`` columns' values of a tag: a joint tag's, split; a one-column tag as it is."""
+    return tag.split(TAG_SEPARATOR, count - 1) if count > 1 else [tag]
+
+
 def put_tag(cells: list[str], tag: str, columns: int | Sequence[int]) -> None:
     """``tag`` into ``cells`` at ``columns``: a joint tag's values one to a column."""
     columns = [columns] if isinstance(columns, int) else list(columns)
-    values = tag.split(TAG_SEPARATOR, len(columns) - 1) if len(columns) > 1 else [tag]
-    for column, value in zip(columns, values):
+    for column, value in zip(columns, joint_values(tag, len(columns))):
         cells[column] = value
 
 
