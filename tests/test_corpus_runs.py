@@ -1,6 +1,7 @@
 """Corpora other than CoNLL-2000 end to end: a CoNLL-U treebank with a 300-word sentence (train.py,
 evaluate.py, postag tag), and a column file."""
 
+import gzip
 import json
 import subprocess
 import sys
@@ -97,6 +98,22 @@ def test_tag_conllu_input_writes_the_file_back_with_predicted_tags_only(treebank
         else:
             assert before == after  # comments, multiword tokens, empty nodes, blank lines
     assert got_tags == expected_tags and len(got_tags) == 318
+
+
+def test_tag_reads_a_gzipped_file_and_stops_in_one_line_where_it_breaks_off(treebank_run, tmp_path):
+    folder, out = treebank_run
+    ckpt = out / "checkpoints" / "last.ckpt"
+    source = folder / "xx_test-ud-test.conllu"
+    packed = tmp_path / "test.conllu.gz"
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    plain = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", source)
+    result = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", packed)
+    assert result.returncode == 0 and result.stdout == plain.stdout
+    cut = tmp_path / "cut.conllu.gz"
+    cut.write_bytes(packed.read_bytes()[:-20])
+    result = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", cut)
+    (line,) = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 2 and line.startswith(f"postag: error: {cut}:") and "not a complete gzip file" in line
 
 
 def test_tag_text_as_conllu_and_refuse_tokenize_on_conllu(treebank_run, tmp_path):

@@ -548,3 +548,14 @@ def test_longest_first_batches_keep_their_limits_and_cover_every_sentence_once(b
         assert len(batch) == 1 or max_tokens is None or len(batch) * longest <= max_tokens
         assert lengths[batch[0]] == longest  # longest first: its length sizes the batch
     assert batches == list(LengthBucketSampler(lengths, batch_size, shuffle=False, max_tokens=max_tokens))
+
+
+def test_the_warning_lists_the_most_frequent_unseen_tags_comma_separated(tmp_path, caplog):
+    # twelve unseen tags among enough known ones that the data is not refused; X0 the most frequent
+    lines = [f"w{i} X{i} O" for i in range(12)] + ["again X0 O"] + ["the DT B-NP"] * 120
+    test_file = write(tmp_path / "odd.txt", "\n".join(lines) + "\n\n")
+    dm = TaggingDataModule(data_dir=str(FIXTURES), test_file=str(test_file), download=False)
+    with caplog.at_level("WARNING"):
+        dm.setup("test")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "13 tokens have 12 tags never seen in training (X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, ...)" in warning

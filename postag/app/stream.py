@@ -8,6 +8,8 @@ first chunk is tagged. Works with any tagger that has ``tag_sentences`` (the PyT
 
 from __future__ import annotations
 
+import gzip
+
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -25,12 +27,17 @@ TOKENS_A_SENTENCE = 25
 
 
 def decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each line, decoded one at a time so that a bad byte is reported on its own line."""
-    for line_number, raw in enumerate(lines, start=1):
-        try:
-            yield line_number, raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
+    """(line number, text) of each line, decoded one at a time so that a bad byte is reported on its
+    own line; a gzipped input that breaks off is an InputError too."""
+    line_number = 0
+    try:
+        for line_number, raw in enumerate(lines, start=1):
+            try:
+                yield line_number, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise InputError(f"{source}:{line_number}: not UTF-8 text ({err.reason} at byte {err.start} of the line)") from None
+    except (gzip.BadGzipFile, EOFError) as err:
+        raise InputError(f"{source}:{line_number + 1}: not a complete gzip file ({err})") from None
 
 
 def read_sentences(lines: Iterable[bytes], source: str, tokenize: bool) -> Iterator[list[str]]:

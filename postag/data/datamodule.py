@@ -40,7 +40,8 @@ class TaggingDataModule(L.LightningDataModule):
             split; without one, ``val_fraction`` of the training sentences is held out.
         word_column, tag_column: for ``columns``, the column numbers (0 is the first); for
             ``conllu``, ``tag_column`` is ``upos``, ``xpos``, ``feats``, ``lemma`` or a joint tag such as
-            ``upos+xpos+feats`` (postag.data.conllu). ``None``: the format's default.
+            ``upos+xpos+feats+lemma`` or ``[upos, xpos, feats, lemma]`` (postag.data.tag_columns).
+            ``None``: the format's default.
         batch_size: sentences per batch.
         val_fraction: share of the training sentences held out for validation (no dev split).
         min_freq: words seen fewer times in training map to ``<unk>``.
@@ -199,9 +200,11 @@ class TaggingDataModule(L.LightningDataModule):
                 f"checkpoint for this data (its tags: {' '.join(known.itos[:20])}{' ...' if len(known) > 20 else ''})?"
             )
         if unseen:
+            # the most frequent few, comma-separated: a joint tag holds spaces
+            listed = ", ".join(tag for tag, _ in unseen.most_common(10)) + (", ..." if len(unseen) > 10 else "")
             log.warning(
                 "%s: %d tokens have %d tags never seen in training (%s); they are scored as wrong",
-                source, sum(unseen.values()), len(unseen), " ".join(sorted(unseen)),
+                source, sum(unseen.values()), len(unseen), listed,
             )
         return [self.vocab.encode(words, tags) for words, tags in sentences]
 
