@@ -11,6 +11,7 @@ from postag.analysis.error_analysis import Token
 from postag.app.tagger import Tagger
 from postag.data import ConlluReader, CorpusFormatError, make_reader
 from postag.data.conllu import format_sentence, parse, tag_column_indices
+from postag.data.tag_columns import joint_values, outputs
 from postag.data.corpus import numbered_lines
 
 from treebank import token, with_cell, write_lines, write_treebank
@@ -23,12 +24,13 @@ def test_a_joint_tag_joins_the_columns_values(tmp_path):
     assert ConlluReader("upos+xpos+feats").read(path) == [(["Cats", "sleep"], ["NOUN NNS Number=Plur", "VERB VBP _"])]
     assert ConlluReader("xpos+upos").read(path)[0][1] == ["NNS NOUN", "VBP VERB"]
     assert tag_column_indices("upos+xpos+feats") == [3, 4, 5] and make_reader("conllu", tag_column="upos+xpos").conllu_column == "upos+xpos"
+    assert make_reader("conllu", tag_column=["upos", "xpos", "lemma"]).conllu_column == "upos+xpos+lemma"  # a list, from Hydra
 
 
 @pytest.mark.parametrize("tag_column,message", [
-    ("upos+lemma", "a joint tag is made of different columns among upos, xpos and feats; lemmas train in a model of their own"),
+    ("lemma+upos", "lemma comes last in a joint tag"),
     ("upos+upos", "a joint tag is made of different columns"),
-    ("upos+deprel", r"expected one of upos, xpos, feats, lemma for CoNLL-U, or several of upos, xpos, feats joined by \+"),
+    ("upos+deprel", r"expected one of upos, xpos, feats, lemma for CoNLL-U, or several of them joined by \+"),
 ])
 def test_a_joint_tag_of_other_columns_is_refused(tag_column, message):
     with pytest.raises(ValueError, match=rf"data.tag_column='{tag_column.replace('+', chr(92) + '+')}': {message}"):
@@ -63,48 +65,80 @@ def test_each_column_of_a_joint_tag_is_scored_on_its_own():
     assert column_scores(tokens, "upos") == {}
 
 
-@pytest.fixture(scope="module")
-def joint_run(tmp_path_factory):
+# A joint tag scored as one class (flat) and by its columns (columns), and one that ends with a lemma rule
+RUNS = {
+    "flat": ("upos+xpos", ["model.joint_head=flat"]),
+    "columns": ("upos+xpos", ["model.joint_head=columns", "model.column_weight=0.5"]),
+    "lemma": ("upos+xpos+lemma", ["model.joint_head=columns", "model.column_weight=0.5"]),
+}
+SPACY_ATTRIBUTES = {"upos": "pos_", "xpos": "tag_", "lemma": "lemma_"}
+
+
+@pytest.fixture(scope="module", params=list(RUNS))
+def joint_run(tmp_path_factory, request):
+    tag_column, overrides = RUNS[request.param]
     root = tmp_path_factory.mktemp("joint")
     folder = write_treebank(root / "UD_Test", long=False)
     out = root / "run"
     result = run(
-        "train.py", "data=conllu", f"data.data_dir={folder}", "data.tag_column=upos+xpos", "model=pos",
-        "trainer.max_epochs=3", "model.warmup_steps=1", "model.lr=0.01", f"hydra.run.dir={out}", *SMALL_MODEL,
+        "train.py", "data=conllu", f"data.data_dir={folder}", f"data.tag_column={tag_column}", "model=pos",
+        "trainer.max_epochs=3", "model.warmup_steps=1", "model.lr=0.01", f"hydra.run.dir={out}", *SMALL_MODEL, *overrides,
     )
-    return folder, out, result
+    return folder, out, result, tag_column
+
+
+def _gold_and_words(path, tag_column):
+    """(the words of each sentence, each word's values of the columns of tag_column as the file has them)."""
+    indices = tag_column_indices(tag_column)
+    sentences = list(parse(numbered_lines(path), str(path)))
+    words = [sentence.words for sentence in sentences]
+    gold = [[s.cells(i)[c] for c in indices] for s in sentences for i in range(len(s.word_lines))]
+    return words, gold
 
 
 def test_training_on_a_joint_tag_scores_each_column(joint_run):
-    folder, out, result = joint_run
+    folder, out, result, tag_column = joint_run
+    names = tag_column.split("+")
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test/acc"] <= min(metrics["test/upos_acc"], metrics["test/xpos_acc"]) + 1e-6  # acc is float32
-    sentences = ConlluReader("upos+xpos").read(folder / "xx_test-ud-test.conllu")
-    predicted = Tagger.load(out / "checkpoints" / "last.ckpt", device="cpu").tag_sentences([w for w, _ in sentences])
-    pairs = [(p.split(), g.split()) for (_, gold), pred in zip(sentences, predicted) for p, g in zip(pred, gold)]
-    assert metrics["test/xpos_acc"] == pytest.approx(sum(p[1] == g[1] for p, g in pairs) / len(pairs))
-    assert "test upos accuracy: " in result.stdout and "test xpos accuracy: " in result.stdout
+    assert metrics["test/acc"] <= min(metrics[f"test/{name}_acc"] for name in names) + 1e-6  # acc is float32
+    words, gold = _gold_and_words(folder / "xx_test-ud-test.conllu", tag_column)
+    predicted = Tagger.load(metrics["tested_checkpoint"], device="cpu").tag_sentences(words)
+    predicted = [joint_values(tag, len(names)) for tags in predicted for tag in tags]
+    for k, name in enumerate(names):  # lemmas as the rules make them
+        assert metrics[f"test/{name}_acc"] == pytest.approx(sum(p[k] == g[k] for p, g in zip(predicted, gold)) / len(gold))
+        assert f"test {name} accuracy: " in result.stdout
 
 
 def test_postag_tag_writes_each_value_to_its_column(joint_run, tmp_path):
-    folder, out, _ = joint_run
+    folder, out, _, tag_column = joint_run
     ckpt = out / "checkpoints" / "last.ckpt"
     source = folder / "xx_test-ud-test.conllu"
     tagged = postag_cli("tag", "--ckpt", ckpt, "--input-format", "conllu", source)
     assert tagged.returncode == 0, tagged.stderr.decode()
-    tags = [t for s in Tagger.load(ckpt, device="cpu").tag_sentences([w for w, _ in ConlluReader("upos").read(source)]) for t in s]
+    words, _ = _gold_and_words(source, tag_column)
+    tags = [t for s in Tagger.load(ckpt, device="cpu").tag_sentences(words) for t in s]
     rows = [line.split("\t") for line in tagged.stdout.decode().splitlines() if line.count("\t") == 9 and line.split("\t")[0].isdigit()]
-    assert [f"{r[3]} {r[4]}" for r in rows] == tags
+    assert [" ".join(r[c] for c in tag_column_indices(tag_column)) for r in rows] == tags
     tsv = postag_cli("tag", "--ckpt", ckpt, stdin=b"The cat sleeps .\n")
     lines = tsv.stdout.decode().splitlines()
-    assert len(lines) == 5 and lines[-1] == "" and all(len(line.split("\t")) == 3 for line in lines[:4])  # word, UPOS, XPOS
+    assert len(lines) == 5 and lines[-1] == "" and all(len(line.split("\t")) == 1 + len(tag_column.split("+")) for line in lines[:4])
 
 
 def test_the_onnx_runtime_and_spacy_serve_a_joint_tag(joint_run, tmp_path):
-    folder, out, _ = joint_run
+    folder, out, _, tag_column = joint_run
     ckpt = out / "checkpoints" / "last.ckpt"
-    sentences = [words for words, _ in ConlluReader("upos").read(folder / "xx_test-ud-test.conllu")]
+    sentences, _ = _gold_and_words(folder / "xx_test-ud-test.conllu", tag_column)
     expected = Tagger.load(ckpt, device="cpu").tag_sentences(sentences)
     runtime_tags, doc = exported_and_spacy_tags(ckpt, tmp_path / "exported", sentences)
     assert runtime_tags == expected
-    assert [f"{t.pos_} {t.tag_}" for t in doc] == expected[0]
+    attributes = [SPACY_ATTRIBUTES[name] for name in tag_column.split("+")]
+    assert [" ".join(getattr(t, a) for a in attributes) for t in doc] == expected[0]
+
+
+def test_a_joint_tag_that_ends_with_a_lemma_rule_gives_the_lemma(tmp_path):
+    path = write_lines(tmp_path / "a.conllu", [with_cell(token(1, "Cats", "NOUN", "NNS"), 2, "cat"), token(2, "sleep", "VERB", "VBP")])
+    ((words, tags),) = ConlluReader("upos+lemma").read(path)
+    assert tags == ["NOUN lower|0|1|0|", "VERB lower|0|0|0|"]
+    assert outputs(words, tags, "upos+lemma") == ["NOUN cat", "VERB sleep"]
+    assert outputs(["New York"], ["PROPN form|0|0|0|"], "upos+lemma") == ["PROPN New York"]  # a lemma may hold a space
+    assert joint_values("PROPN New York", 2) == ["PROPN", "New York"]

@@ -17,7 +17,8 @@ from postag.analysis.error_analysis import Token
 from postag.analysis.column_scores import column_scores
 from postag.app.tagger import Tagger
 from postag.data import ConlluReader, CorpusFormatError, make_reader
-from postag.data.lemmas import is_lemma_rule, lemma_of, lemma_rule, outputs
+from postag.data.lemmas import is_lemma_rule, lemma_of, lemma_rule
+from postag.data.tag_columns import outputs
 
 from treebank import token, with_cell, write_lines, write_treebank
 

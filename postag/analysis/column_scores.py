@@ -1,16 +1,17 @@
 """Scores of a model by the columns its tags stand for, as UD's evaluation script counts them with
 gold tokenisation: for a model of lemma rules, the lemmas the rules make (two rules can make the
 same lemma of a word, so this can exceed the accuracy on rules, test/acc); for a joint tag
-(``upos+xpos+feats``), each column's value (test/acc is then all of them right)."""
+(``upos+xpos+feats``), each column's value (test/acc is then all of them right, a lemma
+rule included)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from postag.analysis.error_analysis import Token
-from postag.data.conllu import JOINT, joint_values
 from postag.data.corpus import Sentence
-from postag.data.lemmas import LEMMA_COLUMN, outputs
+from postag.data.lemmas import LEMMA_COLUMN
+from postag.data.tag_columns import JOINT, joint_values, outputs, tag_column_names
 
 
 def scored_by_column(tag_column: str) -> bool:
@@ -19,8 +20,8 @@ def scored_by_column(tag_column: str) -> bool:
 
 
 def gold_outputs(sentences: Sequence[Sentence], tag_column: str) -> list[Sentence]:
-    """(words, what a right tagger gives) of each sentence: lemmas where the tags are lemma rules."""
-    if tag_column != LEMMA_COLUMN:
+    """(words, what a right tagger gives) of each sentence: lemmas where the tags hold lemma rules."""
+    if LEMMA_COLUMN not in tag_column_names(tag_column):
         return list(sentences)
     return [(words, outputs(words, tags, tag_column)) for words, tags in sentences]
 

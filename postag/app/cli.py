@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import sys
 from pathlib import Path
@@ -21,15 +22,17 @@ from postag.errors import InputError
 
 
 def write_tagged(out: TextIO, words: list[str], tags: list[str], style: str, conllu_columns: list[int]) -> None:
-    from postag.data.conllu import TAG_SEPARATOR, format_sentence
+    from postag.data.conllu import format_sentence
+    from postag.data.tag_columns import joint_values
 
+    count = len(conllu_columns)
     if style == "inline":  # word/TAG, a joint tag's values word/UPOS/XPOS/FEATS
-        out.write(" ".join(f"{w}/{t.replace(TAG_SEPARATOR, '/')}" for w, t in zip(words, tags)) + "\n")
+        out.write(" ".join(f"{w}/{'/'.join(joint_values(t, count))}" for w, t in zip(words, tags)) + "\n")
     elif style == "conllu":
         if words:  # CoNLL-U has no empty sentences
             out.write(format_sentence(words, tags, conllu_columns))
     else:  # one token a line, a column for each value of a joint tag, a blank line after each sentence
-        out.writelines(f"{w}\t{t.replace(TAG_SEPARATOR, chr(9))}\n" for w, t in zip(words, tags))
+        out.writelines(f"{w}\t{chr(9).join(joint_values(t, count))}\n" for w, t in zip(words, tags))
         out.write("\n")
 
 
@@ -45,7 +48,8 @@ def tag_command(args: argparse.Namespace) -> int:
         path = Path(args.file)
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        source, handle = str(path), open(path, "rb")
+        # a gzipped file as treebanks ship them (.gz) is read through gzip
+        source, handle = str(path), gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
     from postag.data.conllu import parse, tag_column_indices
 
     columns = tag_column_indices(tagger.conllu_column)  # where the model's kind of tag goes in CoNLL-U

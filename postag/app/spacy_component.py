@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from postag.data.conllu import joint_values, tag_column_names
+from postag.data.tag_columns import joint_values, tag_column_names
 
 OPENERS = "([{<"
 # The Token attribute each kind of model sets (postag.data.conllu.TAG_COLUMNS; models of other

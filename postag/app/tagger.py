@@ -12,7 +12,7 @@ from postag.analysis.error_analysis import tagged_tokens
 from postag.analysis.column_scores import gold_outputs
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.data.corpus import Sentence
-from postag.data.lemmas import outputs
+from postag.data.tag_columns import outputs
 from postag.training.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.network.tagging import TaggingNetwork

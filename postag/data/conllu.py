@@ -16,15 +16,13 @@ from pathlib import Path
 
 from postag.data.corpus import Sentence, SplitFinder, numbered_lines
 from postag.data.lemmas import LEMMA_COLUMN, lemma_rule
+from postag.data.tag_columns import TAG_COLUMN_NAMES, TAG_SEPARATOR, joint_values, tag_column_names
 from postag.errors import CorpusFormatError
 
 COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
-# The columns a model can learn (data.tag_column); a lemma model learns lemma rules (postag.data.lemmas).
-TAG_COLUMNS = {name: COLUMNS.index(name.upper()) for name in ("upos", "xpos", "feats", LEMMA_COLUMN)}
+# Where the columns a model can learn (data.tag_column) stand in a line
+TAG_COLUMNS = {name: COLUMNS.index(name.upper()) for name in TAG_COLUMN_NAMES}
 FORM = COLUMNS.index("FORM")
-# data.tag_column=upos+xpos+feats: one tag made of several columns' values, joined by a space
-# (no UPOS, XPOS or FEATS value holds one), as UDPipe 1's tagger predicts them together
-JOINT, TAG_SEPARATOR = "+", " "
 # FEATS as UD writes it: _ or Name=Value pairs joined by |
 _FEATS = re.compile(r"_|[^\s=|]+=[^\s=|]+(\|[^\s=|]+=[^\s=|]+)*")
 _WORD_ID = re.compile(r"[1-9][0-9]*")
@@ -55,11 +53,6 @@ class ConlluSentence:
             put_tag(cells, tag, columns)
             lines[index] = "\t".join(cells)
         return lines
-
-
-def joint_values(tag: str, count: int) -> list[str]:
-    """The ``count`` columns' values of a tag: a joint tag's, split; a one-column tag as it is."""
-    return tag.split(TAG_SEPARATOR, count - 1) if count > 1 else [tag]
 
 
 def put_tag(cells: list[str], tag: str, columns: int | Sequence[int]) -> None:
@@ -97,18 +90,6 @@ def parse(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSente
         sentence.line_numbers.append(line_no)
     if sentence.lines:
         yield sentence
-
-
-def tag_column_names(tag_column: str) -> list[str]:
-    """The columns of ``data.tag_column``: one name, or several joined by ``+`` for a joint tag."""
-    names = str(tag_column).split(JOINT)
-    if any(name not in TAG_COLUMNS for name in names):
-        raise ValueError(f"data.tag_column={tag_column!r}: expected one of {', '.join(TAG_COLUMNS)} for CoNLL-U, "
-                         f"or several of upos, xpos, feats joined by {JOINT}")
-    if len(names) > 1 and (LEMMA_COLUMN in names or len(set(names)) < len(names)):
-        raise ValueError(f"data.tag_column={tag_column!r}: a joint tag is made of different columns among upos, "
-                         f"xpos and feats; lemmas train in a model of their own")
-    return names
 
 
 def tag_column_indices(tag_column: str) -> list[int]:

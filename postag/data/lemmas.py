@@ -87,10 +87,3 @@ def is_lemma_rule(text: str) -> bool:
         int(parts[3]) <= len(parts[4])
     )
 
-
-def outputs(words: Sequence[str], tags: Sequence[str], tag_column: str | None) -> list[str]:
-    """What a tagger gives for ``words`` from its predicted ``tags``: the lemmas their rules make
-    for a model of lemmas, the tags themselves for any other column."""
-    if tag_column == LEMMA_COLUMN:
-        return [lemma_of(word, rule) for word, rule in zip(words, tags)]
-    return list(tags)

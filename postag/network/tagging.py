@@ -14,8 +14,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from postag.data import N_SHAPES, Batch, Vocabularies
+from postag.data.tag_columns import tag_column_names
 from postag.errors import SequenceTooLongError
 from postag.network.model import Transformer
+from postag.network.tag_head import ColumnsHead, tag_head
 from postag.network.windows import windowed
 from postag.network.word_features import WordFeatures
 
@@ -30,8 +32,13 @@ VOCABULARY_SIZES = {
 
 
 def data_arguments(vocab: Vocabularies) -> dict:
-    """The arguments of TaggingNetwork that only the data knows: its tag names and vocabulary sizes."""
-    return {"tag_names": vocab.tags.itos, **{arg: len(getattr(vocab, name)) for arg, name in VOCABULARY_SIZES.items()}}
+    """The arguments of TaggingNetwork that only the data knows: its tag names, how many columns'
+    values each tag joins, and the vocabulary sizes."""
+    return {
+        "tag_names": vocab.tags.itos,
+        "tag_columns": len(tag_column_names(vocab.conllu_column)),
+        **{arg: len(getattr(vocab, name)) for arg, name in VOCABULARY_SIZES.items()},
+    }
 
 
 def features_of(word_features: WordFeatures, batch: Batch) -> torch.Tensor | None:
@@ -51,6 +58,7 @@ class TaggingNetwork(nn.Module):
         self,
         vocab_size: int,
         tag_names: list[str],
+        tag_columns: int = 1,
         char_vocab_size: int = 0,
         suffix_vocab_size: int = 0,
         affix_vocab_size: int = 0,
@@ -73,6 +81,7 @@ class TaggingNetwork(nn.Module):
         norm_features: bool = False,
         feature_dropout: float = 0.0,
         ensemble: int = 1,
+        joint_head: str = "flat",
     ):
         super().__init__()
         if ensemble < 1:
@@ -119,7 +128,7 @@ class TaggingNetwork(nn.Module):
                         affix_vocab_size=affix_vocab_size if affix_features else 0,
                         norm_vocab_size=norm_vocab_size if norm_features else 0,
                     ),
-                    "head": nn.Linear(hidden_n, len(tag_names)),
+                    "head": tag_head(hidden_n, tag_names, tag_columns, joint_head),
                 }
             )
 
@@ -131,7 +140,7 @@ class TaggingNetwork(nn.Module):
         # on the same batches.
         self.extra_members = nn.ModuleList(member() for _ in range(ensemble - 1))
 
-    def members(self) -> list[tuple[WordFeatures, Transformer, nn.Linear]]:
+    def members(self) -> list[tuple[WordFeatures, Transformer, nn.Module]]:
         """(word features, encoder, head) of every tagger, the network's own first."""
         others = [(m["word_features"], m["encoder"], m["head"]) for m in self.extra_members]
         return [(self.word_features, self.encoder, self.head), *others]
@@ -153,8 +162,12 @@ class TaggingNetwork(nn.Module):
         members: list | None = None,
         inputs: list | None = None,
         perturbations: list[torch.Tensor] | None = None,
+        columns: list | None = None,
     ) -> list[torch.Tensor]:
         """Each tagger's logits (of ``members``, by default all), (B, S, T) each.
+
+        ``columns`` receives each tagger's list of its columns' own value scores (C tensors
+        (B, S, V)) where its head has them (a ColumnsHead); the loss can train them as well.
 
         For adversarial training (postag.training.losses): ``inputs`` receives each tagger's
         (word features, mask) as its encoder sees them, windows and all, so that the loss can be
@@ -172,9 +185,17 @@ class TaggingNetwork(nn.Module):
                     inputs.append((extra, part.mask))
                 if perturbations is not None:
                     extra = perturbations[i] if extra is None else extra + perturbations[i]
-                return head(encoder(part.tokens, part.mask, extra))  # (B, S, T)
+                hidden = encoder(part.tokens, part.mask, extra)  # (B, S, H)
+                if with_columns:  # side by side, so that windows of long sentences join them too
+                    return torch.cat([head(hidden), *head.column_logits(hidden)], dim=-1)  # (B, S, T + V...)
+                return head(hidden)  # (B, S, T)
 
-            logits.append(self._run(tagger, encoder, batch))
+            with_columns = columns is not None and isinstance(head, ColumnsHead)
+            out = self._run(tagger, encoder, batch)
+            if with_columns:
+                out, *values = out.split([len(self.tag_names), *(len(v) for v in head.values)], dim=-1)
+                columns.append(values)
+            logits.append(out)
         return logits
 
     @staticmethod

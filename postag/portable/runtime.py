@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS, longest_first
-from postag.data.lemmas import outputs
+from postag.data.tag_columns import outputs
 from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.errors import InputError

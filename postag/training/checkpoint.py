@@ -86,7 +86,7 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
     except ValueError as err:
         raise CheckpointError(str(err)) from None
     model = tagger_module(**checkpoint["hyper_parameters"])
-    saved = {"tag_names": model.tag_names, **{arg: model.hparams[arg] for arg in VOCABULARY_SIZES}}
+    saved = {"tag_names": model.tag_names, **{arg: model.hparams[arg] for arg in ("tag_columns", *VOCABULARY_SIZES)}}
     if saved != data_arguments(vocab):
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     model.load_state_dict(checkpoint["state_dict"])

@@ -2,6 +2,10 @@
 
 - Distillation (``model.teacher``, ``distill_weight``): part of the loss is the cross-entropy
   against a trained teacher's tag probabilities.
+- Column scores (``model.column_weight``): for a joint tag scored by its columns
+  (``model.joint_head=columns``, postag.network.tag_head), each column's own value scores are
+  also trained, a cross-entropy per column added at this weight, as one loss per task is in
+  multi-task taggers.
 - Adversarial training (``model.adversarial``): each training batch runs twice, once as it is and
   once with every sentence's input vectors (word embedding + word features + position, before the
   first block) moved a small step in the direction that raises the loss most, the gradient of the
@@ -54,22 +58,31 @@ def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor, targets
 class TaggingLoss:
     """The loss of a batch: each tagger's masked cross-entropy (with label smoothing), mixed with
     the teacher's probabilities at ``distill_weight`` when there is a teacher, plus the adversarial
-    pass's cross-entropy when ``adversarial`` > 0; the mean over taggers. Validation and test score
+    pass's cross-entropy when ``adversarial`` > 0, and each column's cross-entropy at
+    ``column_weight`` where the head scores columns; the mean over taggers. Validation and test score
     the plain cross-entropy, comparable with any other run."""
 
-    def __init__(self, label_smoothing: float = 0.0, distill_weight: float = 0.5, adversarial: float = 0.0):
+    def __init__(
+        self, label_smoothing: float = 0.0, distill_weight: float = 0.5, adversarial: float = 0.0, column_weight: float = 0.0
+    ):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
         if not 0.0 <= distill_weight <= 1.0:
             raise ValueError(f"model.distill_weight must be in [0, 1], got {distill_weight}")
         if adversarial < 0.0:
             raise ValueError(f"model.adversarial must be 0 (off) or positive, got {adversarial}")
+        if column_weight < 0.0:
+            raise ValueError(f"model.column_weight must be 0 (off) or positive, got {column_weight}")
         self.label_smoothing, self.distill_weight, self.adversarial = label_smoothing, distill_weight, adversarial
+        self.column_weight = column_weight
 
     @property
     def settings(self) -> dict:
         """The constructor's arguments, as the model config and checkpoints hold them."""
-        return {"label_smoothing": self.label_smoothing, "distill_weight": self.distill_weight, "adversarial": self.adversarial}
+        return {
+            "label_smoothing": self.label_smoothing, "distill_weight": self.distill_weight,
+            "adversarial": self.adversarial, "column_weight": self.column_weight,
+        }
 
     def __call__(
         self, net: TaggingNetwork, batch: Batch, training: bool, teacher: TaggingNetwork | None = None
@@ -87,7 +100,8 @@ class TaggingLoss:
 
         adversarial = training and self.adversarial > 0
         inputs = [] if adversarial else None
-        member_logits = net.member_logits(batch, inputs=inputs)  # each (B, S, T)
+        columns = [] if training and self.column_weight > 0 else None
+        member_logits = net.member_logits(batch, inputs=inputs, columns=columns)  # each (B, S, T)
         losses = [cross_entropy(logits) for logits in member_logits]
         adversarial_losses = []
         if adversarial:
@@ -107,5 +121,14 @@ class TaggingLoss:
             ]
         if adversarial_losses:
             losses = [loss + adversarial_loss for loss, adversarial_loss in zip(losses, adversarial_losses)]
+        if columns:  # each tagger's columns, each against its value of the gold joint tag
+            column_targets = [t.flatten() for t in net.head.column_targets(batch.labels)]
+            losses = [
+                loss + self.column_weight * sum(
+                    F.cross_entropy(x.flatten(0, 1), t, ignore_index=IGNORE_INDEX, label_smoothing=self.label_smoothing)
+                    for x, t in zip(values, column_targets)
+                )
+                for loss, values in zip(losses, columns)
+            ]
         # Each tagger learns from its own loss; the mean keeps the loss on one tagger's scale.
         return torch.stack(losses).mean(), net.combine(member_logits).argmax(dim=-1)
