@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.analysis.error_analysis import Token, add_comparison, error_report, write_error_report
-from postag.analysis.column_scores import column_scores, column_summary
+from postag.analysis.column_scores import column_per_tag, column_scores, column_summary
 from postag.analysis.report import (
     compare_rows, format_comparison, per_tag_of_test, print_comparison, print_per_tag, write_comparison_csv,
     write_reports,
@@ -30,6 +30,7 @@ class Scored(NamedTuple):
     per_tag: list[dict]
     tokens: list[Token]  # every test token with its predicted tag
     sentences: list  # the test sentences, (words, gold tags) each
+    columns: dict  # a joint tag's columns' per-tag rows, by column name ({} for one column)
 
 
 def score(cfg: DictConfig, ckpt_path: str) -> Scored:
@@ -54,13 +55,13 @@ def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     # of a joint tag is also scored by column
     sentences, tokens = tagged_test_tokens(model, vocab, datamodule.sentences["test"])
     metrics.update(column_scores(tokens, vocab.conllu_column))
-    return Scored(metrics, per_tag, tokens, sentences)
+    return Scored(metrics, per_tag, tokens, sentences, column_per_tag(tokens, vocab.conllu_column))
 
 
 def evaluate(cfg: DictConfig) -> Scored:
     validate(cfg)
     scored = score(cfg, cfg.ckpt_path)
-    write_reports(cfg.paths.output_dir, scored.metrics, scored.per_tag)
+    write_reports(cfg.paths.output_dir, scored.metrics, scored.per_tag, columns=scored.columns)
     return scored
 
 

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from postag.analysis.report import per_tag_of_test, write_reports
-from postag.analysis.column_scores import column_scores, column_summary, scored_by_column
+from postag.analysis.column_scores import column_per_tag, column_scores, column_summary, scored_by_column
 from postag.analysis.spans import span_summary
 from postag.app.tagger import tagged_test_tokens
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
@@ -73,7 +73,7 @@ def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: di
     if tested:
         metrics["tested_checkpoint"] = tested
 
-    per_tag = None
+    per_tag, columns = None, None
     if cfg.get("test"):
         # fast_dev_run saves no checkpoint: test the weights in memory then. A checkpoint by its path,
         # not "best", which Lightning calls ambiguous beside the second ModelCheckpoint (last.ckpt).
@@ -82,12 +82,14 @@ def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: di
         per_tag = per_tag_of_test(model, datamodule)
         column = datamodule.vocab.conllu_column
         if scored_by_column(column):
-            metrics.update(column_scores(tagged_test_tokens(model, datamodule.vocab, datamodule.sentences["test"])[1], column))
+            tokens = tagged_test_tokens(model, datamodule.vocab, datamodule.sentences["test"])[1]
+            metrics.update(column_scores(tokens, column))
+            columns = column_per_tag(tokens, column)
     if teacher is not None:
         metrics.update(teacher_metrics(teacher, metrics["train_seconds"]))
     if trainer.is_global_zero:
         log_hparams_with_metrics(trainer, cfg, metrics)
-        write_reports(cfg.paths.output_dir, metrics, per_tag)
+        write_reports(cfg.paths.output_dir, metrics, per_tag, columns=columns)
     return metrics
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import SMALL_MODEL, exported_and_spacy_tags, postag_cli, run
-from postag.analysis.column_scores import column_scores, column_summary
+from postag.analysis.column_scores import column_per_tag, column_scores, column_summary
 from postag.analysis.error_analysis import Token
 from postag.app.tagger import Tagger
 from postag.data import ConlluReader, CorpusFormatError, make_reader
@@ -63,6 +63,12 @@ def test_each_column_of_a_joint_tag_is_scored_on_its_own():
     assert scores["test/upos_acc_known"] == 1.0 and scores["test/xpos_acc_known"] == 0.5 and scores["test/upos_acc_oov"] == 0.0
     assert column_summary({**scores, "test/acc": 1 / 3}).splitlines()[0].startswith("test upos accuracy: 0.6667 (known words 1.0000")
     assert column_scores(tokens, "upos") == {}
+    tables = column_per_tag(tokens, "upos+xpos")
+    noun, verb = {r["tag"]: r for r in tables["upos"]}["NOUN"], {r["tag"]: r for r in tables["upos"]}["VERB"]
+    assert noun["support"] == 2 and noun["accuracy"] == 0.5 and noun["precision"] == 1.0 and noun["f1"] == pytest.approx(2 / 3)
+    assert verb["support"] == 1 and verb["accuracy"] == 1.0 and "PROPN" not in {r["tag"] for r in tables["upos"]}
+    assert {r["tag"]: r["support"] for r in tables["xpos"]} == {"NNS": 2, "VBP": 1}
+    assert column_per_tag(tokens, "upos") == {} and list(column_per_tag(tokens, "upos+lemma")) == ["upos"]
 
 
 # A joint tag scored as one class (flat) and by its columns (columns), and one that ends with a lemma rule
@@ -107,6 +113,9 @@ def test_training_on_a_joint_tag_scores_each_column(joint_run):
     for k, name in enumerate(names):  # lemmas as the rules make them
         assert metrics[f"test/{name}_acc"] == pytest.approx(sum(p[k] == g[k] for p, g in zip(predicted, gold)) / len(gold))
         assert f"test {name} accuracy: " in result.stdout
+        if name != "lemma":  # each column's per-tag table, its supports summing to the test words
+            table = (out / f"test_{name}_per_tag.md").read_text().splitlines()[2:]
+            assert sum(int(row.split(" | ")[1]) for row in table) == len(gold)
 
 
 def test_postag_tag_writes_each_value_to_its_column(joint_run, tmp_path):

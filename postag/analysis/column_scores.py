@@ -53,6 +53,33 @@ def column_scores(tokens: Sequence[Token], tag_column: str) -> dict[str, float]:
     return scores
 
 
+def column_per_tag(tokens: Sequence[Token], tag_column: str) -> dict[str, list[dict]]:
+    """Each column of a joint tag's per-tag rows (postag.analysis.report.FIELDS), counted over
+    its values; {} for one column. Lemmas are left out: one row a lemma says little."""
+    from collections import Counter
+
+    names = tag_column_names(tag_column)
+    if len(names) == 1:
+        return {}
+    split = [(joint_values(t.gold, len(names)), joint_values(t.predicted, len(names))) for t in tokens]
+    tables = {}
+    for i, name in enumerate(names):
+        if name == LEMMA_COLUMN:
+            continue
+        support = Counter(gold[i] for gold, _ in split)
+        predicted = Counter(pred[i] for _, pred in split)
+        correct = Counter(gold[i] for gold, pred in split if gold[i] == pred[i])
+        rows = []
+        for value in sorted(support):
+            n, p, c = support[value], predicted[value], correct[value]
+            precision = c / p if p else None
+            recall = c / n
+            f1 = 0.0 if not precision or not recall else 2 * precision * recall / (precision + recall)
+            rows.append({"tag": value, "support": n, "accuracy": recall, "precision": precision, "recall": recall, "f1": f1})
+        tables[name] = rows
+    return tables
+
+
 def column_summary(metrics: dict) -> str | None:
     """The lines train.py and evaluate.py print for the scores of ``column_scores``, else None."""
     names = [key[len("test/"):-len("_acc")] for key in metrics if key.startswith("test/") and key.endswith("_acc")

@@ -139,14 +139,21 @@ def per_tag_of_test(model, datamodule) -> list[dict]:
     return with_unseen_tags(model.per_tag["test"], datamodule.unseen_tags.get("test", {}))
 
 
-def write_reports(output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test") -> None:
-    """metrics.json and the per-tag table (Markdown and CSV) in the run directory."""
+def write_reports(
+    output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test",
+    columns: dict[str, list[dict]] | None = None,
+) -> None:
+    """metrics.json and the per-tag table (Markdown and CSV) in the run directory; for a joint
+    tag, also each column's (``columns``: name -> rows) as ``{prefix}_{name}_per_tag.md`` and .csv."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     if per_tag is not None:
         (output_dir / f"{prefix}_per_tag.md").write_text(format_per_tag_table(per_tag))
         write_per_tag_csv(per_tag, output_dir / f"{prefix}_per_tag.csv")
+    for name, rows in (columns or {}).items():
+        (output_dir / f"{prefix}_{name}_per_tag.md").write_text(format_per_tag_table(rows))
+        write_per_tag_csv(rows, output_dir / f"{prefix}_{name}_per_tag.csv")
 
 
 def print_per_tag(rows: list[dict], title: str) -> None:
