@@ -81,7 +81,7 @@ class TaggingNetwork(nn.Module):
         norm_features: bool = False,
         feature_dropout: float = 0.0,
         ensemble: int = 1,
-        joint_head: str = "flat",
+        joint_head: str = "columns",
     ):
         super().__init__()
         if ensemble < 1:

@@ -63,7 +63,7 @@ class TaggingLoss:
     the plain cross-entropy, comparable with any other run."""
 
     def __init__(
-        self, label_smoothing: float = 0.0, distill_weight: float = 0.5, adversarial: float = 0.0, column_weight: float = 0.0
+        self, label_smoothing: float = 0.0, distill_weight: float = 0.5, adversarial: float = 0.0, column_weight: float = 1.0
     ):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
