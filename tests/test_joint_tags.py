@@ -153,3 +153,18 @@ def test_a_joint_tag_that_ends_with_a_lemma_rule_gives_the_lemma(tmp_path):
     assert outputs(words, tags, "upos+lemma") == ["NOUN cat", "VERB sleep"]
     assert outputs(["New York"], ["PROPN form|0|0|0|"], "upos+lemma") == ["PROPN New York"]  # a lemma may hold a space
     assert joint_values("PROPN New York", 2) == ["PROPN", "New York"]
+
+
+def test_a_flat_checkpoint_written_before_joint_head_existed_loads_as_flat(joint_run, tmp_path):
+    import torch
+
+    _, out, _, tag_column = joint_run
+    ckpt = out / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(ckpt, weights_only=True)
+    if checkpoint["hyper_parameters"]["joint_head"] != "flat":
+        pytest.skip("a flat head's checkpoint only")
+    del checkpoint["hyper_parameters"]["joint_head"]
+    older = tmp_path / "older.ckpt"
+    torch.save(checkpoint, older)
+    words, _ = _gold_and_words(out.parent / "UD_Test" / "xx_test-ud-test.conllu", tag_column)
+    assert Tagger.load(older, device="cpu").tag_sentences(words) == Tagger.load(ckpt, device="cpu").tag_sentences(words)

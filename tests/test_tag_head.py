@@ -96,4 +96,4 @@ def test_column_weight_leaves_a_one_column_model_as_it_was():
     assert [n for n, _ in plain.named_parameters()] == [n for n, _ in weighted.named_parameters()]
     torch.testing.assert_close(plain.train().model_step(batch)[0], weighted.train().model_step(batch)[0])
     with pytest.raises(ValueError, match=r"model.column_weight must be 0 \(off\) or positive, got -1"):
-        _module(vocab, column_weight=-1.0)
+        _module(vocab, tag_columns=1, column_weight=-1.0)

@@ -85,7 +85,8 @@ def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> t
         vocab = vocabularies_from_checkpoint(checkpoint, str(path))
     except ValueError as err:
         raise CheckpointError(str(err)) from None
-    model = tagger_module(**checkpoint["hyper_parameters"])
+    # Checkpoints written before a joint tag could be scored by its columns have no joint_head: flat
+    model = tagger_module(**{"joint_head": "flat", **checkpoint["hyper_parameters"]})
     saved = {"tag_names": model.tag_names, **{arg: model.hparams[arg] for arg in ("tag_columns", *VOCABULARY_SIZES)}}
     if saved != data_arguments(vocab):
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
