@@ -6,9 +6,11 @@ rule included)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from postag.analysis.error_analysis import Token
+from postag.analysis.report import tag_row
 from postag.data.corpus import Sentence
 from postag.data.lemmas import LEMMA_COLUMN
 from postag.data.tag_columns import JOINT, joint_values, outputs, tag_column_names
@@ -45,7 +47,7 @@ def column_scores(tokens: Sequence[Token], tag_column: str) -> dict[str, float]:
         return _accuracies(LEMMA_COLUMN, [(t.correct, t.known) for t in tokens])
     scores = {}
     if JOINT in tag_column:
-        names = tag_column.split(JOINT)
+        names = tag_column_names(tag_column)
         # each token's values split once: (gold values, predicted values, known)
         split = [(joint_values(t.gold, len(names)), joint_values(t.predicted, len(names)), t.known) for t in tokens]
         for i, name in enumerate(names):
@@ -56,8 +58,6 @@ def column_scores(tokens: Sequence[Token], tag_column: str) -> dict[str, float]:
 def column_per_tag(tokens: Sequence[Token], tag_column: str) -> dict[str, list[dict]]:
     """Each column of a joint tag's per-tag rows (postag.analysis.report.FIELDS), counted over
     its values; {} for one column. Lemmas are left out: one row a lemma says little."""
-    from collections import Counter
-
     names = tag_column_names(tag_column)
     if len(names) == 1:
         return {}
@@ -69,14 +69,7 @@ def column_per_tag(tokens: Sequence[Token], tag_column: str) -> dict[str, list[d
         support = Counter(gold[i] for gold, _ in split)
         predicted = Counter(pred[i] for _, pred in split)
         correct = Counter(gold[i] for gold, pred in split if gold[i] == pred[i])
-        rows = []
-        for value in sorted(support):
-            n, p, c = support[value], predicted[value], correct[value]
-            precision = c / p if p else None
-            recall = c / n
-            f1 = 0.0 if not precision or not recall else 2 * precision * recall / (precision + recall)
-            rows.append({"tag": value, "support": n, "accuracy": recall, "precision": precision, "recall": recall, "f1": f1})
-        tables[name] = rows
+        tables[name] = [tag_row(value, support[value], predicted[value], correct[value]) for value in sorted(support)]
     return tables
 
 

@@ -18,25 +18,28 @@ FIELDS = ("tag", "support", "accuracy", "precision", "recall", "f1")
 UNSEEN_TAGS = "<not in training>"
 
 
+def tag_row(name: str, support: int, predicted: int, correct: float) -> dict:
+    """One tag's row (FIELDS) from its gold count, predicted count and right predictions."""
+    recall = correct / support if support else None  # per-tag accuracy: the share of this tag's tokens tagged right
+    precision = correct / predicted if predicted else None  # undefined when the tag is never predicted
+    if recall is None:
+        f1 = None
+    elif precision is None or precision + recall == 0:
+        f1 = 0.0
+    else:
+        f1 = 2 * precision * recall / (precision + recall)
+    return {"tag": name, "support": support, "accuracy": recall, "precision": precision, "recall": recall, "f1": f1}
+
+
 def per_tag_rows(confusion: torch.Tensor, tag_names: list[str]) -> list[dict]:
     """Per-tag figures from a confusion matrix (rows = true tags, columns = predicted)."""
     confusion = confusion.double()
     support = confusion.sum(dim=1)
     predicted = confusion.sum(dim=0)
     correct = confusion.diagonal()
-    rows = []
-    for i, name in enumerate(tag_names):
-        n, p, c = int(support[i]), int(predicted[i]), float(correct[i])
-        recall = c / n if n else None  # per-tag accuracy: the share of this tag's tokens tagged right
-        precision = c / p if p else None  # undefined when the tag is never predicted
-        if recall is None:
-            f1 = None
-        elif precision is None or precision + recall == 0:
-            f1 = 0.0
-        else:
-            f1 = 2 * precision * recall / (precision + recall)
-        rows.append({"tag": name, "support": n, "accuracy": recall, "precision": precision, "recall": recall, "f1": f1})
-    return rows
+    return [
+        tag_row(name, int(support[i]), int(predicted[i]), float(correct[i])) for i, name in enumerate(tag_names)
+    ]
 
 
 def with_unseen_tags(rows: list[dict], unseen: dict[str, int]) -> list[dict]:

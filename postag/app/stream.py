@@ -9,7 +9,6 @@ first chunk is tagged. Works with any tagger that has ``tag_sentences`` (the PyT
 from __future__ import annotations
 
 import gzip
-
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator

@@ -175,6 +175,7 @@ class TaggingNetwork(nn.Module):
         """
         logits = []
         for i, (word_features, encoder, head) in enumerate(self.members() if members is None else members):
+            with_columns = columns is not None and isinstance(head, ColumnsHead)
 
             def tagger(part: Batch) -> torch.Tensor:
                 extra = features_of(word_features, part)  # (B, S, H) or None
@@ -190,7 +191,6 @@ class TaggingNetwork(nn.Module):
                     return torch.cat([head(hidden), *head.column_logits(hidden)], dim=-1)  # (B, S, T + V...)
                 return head(hidden)  # (B, S, T)
 
-            with_columns = columns is not None and isinstance(head, ColumnsHead)
             out = self._run(tagger, encoder, batch)
             if with_columns:
                 out, *values = out.split([len(self.tag_names), *(len(v) for v in head.values)], dim=-1)
