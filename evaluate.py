@@ -21,7 +21,7 @@ from postag.app.tagger import tagged_test_tokens
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import build_trainer, scalar_metrics
 from postag.training.checkpoint import load_tagger
-from postag.errors import UnknownTagError
+from postag.data.formats import check_columns
 from postag.training.config import validate
 
 
@@ -30,19 +30,14 @@ class Scored(NamedTuple):
     per_tag: list[dict]
     tokens: list[Token]  # every test token with its predicted tag
     sentences: list  # the test sentences, (words, gold tags) each
-    columns: dict  # a joint tag's columns' per-tag rows, by column name ({} for one column)
+    columns: dict  # per-tag rows of a joint tag's columns, by column name, and of span types (spans)
 
 
 def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     """Test metrics, per-tag rows and tagged tokens of one checkpoint on the configured data."""
     model, vocab = load_tagger(ckpt_path)
     datamodule = instantiate(cfg.data)
-    asked = datamodule.reader.conllu_column
-    if datamodule.reader.name == "conllu" and asked != vocab.conllu_column:
-        raise UnknownTagError(
-            f"{ckpt_path}: a model of the {vocab.conllu_column} column, but the data asks for {asked} "
-            f"(set data.tag_column={vocab.conllu_column})"
-        )
+    check_columns(ckpt_path, vocab.conllu_column, datamodule.reader)  # one line if they differ
     datamodule.vocab = vocab  # the checkpoint's, never rebuilt from data
     datamodule.prepare_data()
     datamodule.setup("test")
@@ -55,7 +50,7 @@ def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     # of a joint tag is also scored by column
     sentences, tokens = tagged_test_tokens(model, vocab, datamodule.sentences["test"])
     metrics.update(column_scores(tokens, vocab.conllu_column))
-    return Scored(metrics, per_tag, tokens, sentences, column_per_tag(tokens, vocab.conllu_column))
+    return Scored(metrics, per_tag, tokens, sentences, column_per_tag(tokens, vocab.conllu_column, model.tag_names))
 
 
 def evaluate(cfg: DictConfig) -> Scored:

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL_MODEL = ["model.hidden_n=16", "model.h=2", "model.n=1", "data.batch_size=4"]
 
 
-def run(script, *overrides, cwd=ROOT, timeout=300):
+def run(script, *overrides, cwd=ROOT, timeout=300, check=True):
+    """A script of the project run as a user runs it; with ``check``, it must succeed."""
     result = subprocess.run(
         [sys.executable, str(ROOT / script), *overrides],
         cwd=cwd,
@@ -20,7 +21,7 @@ def run(script, *overrides, cwd=ROOT, timeout=300):
         text=True,
         timeout=timeout,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not check or result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 
 

@@ -225,12 +225,12 @@ def test_config_values_are_the_constructors_defaults(group, node, tmp_path):
     assert differing == {}
 
 
-@pytest.mark.parametrize("node, format, tag_column", [("conll2000", "conll2000", 1), ("conllu", "conllu", "upos"), ("columns", "columns", 1)])
+@pytest.mark.parametrize("node, format, tag_column", [("conll2000", "conll2000", "xpos"), ("conllu", "conllu", "upos"), ("columns", "columns", "xpos")])
 def test_data_groups_build_one_data_module_with_their_reader(node, format, tag_column, tmp_path):
     cfg = compose_config("train", [f"data={node}"], tmp_path)
     dm = instantiate(cfg.data)
     assert type(dm).__name__ == "TaggingDataModule" and dm.format == format == dm.reader.name
-    assert getattr(dm.reader, "tag_column", None) == tag_column
+    assert dm.reader.conllu_column == tag_column
 
 
 @pytest.mark.parametrize(

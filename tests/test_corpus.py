@@ -67,7 +67,7 @@ def test_a_tag_column_without_any_tag_is_an_error_but_a_few_underscores_are_a_ta
 
 
 def test_conllu_tag_column_must_be_one_of_its_tag_columns():
-    with pytest.raises(ValueError, match="data.tag_column='deprel': expected one of upos, xpos, feats, lemma for CoNLL-U"):
+    with pytest.raises(ValueError, match="data.tag_column='deprel': expected one of upos, xpos, feats, lemma, or several"):
         make_reader("conllu", tag_column="deprel")
     with pytest.raises(ValueError, match="data.format='xml': expected conll2000, columns, conllu"):
         make_reader("xml")

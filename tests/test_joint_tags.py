@@ -30,7 +30,7 @@ def test_a_joint_tag_joins_the_columns_values(tmp_path):
 @pytest.mark.parametrize("tag_column,message", [
     ("lemma+upos", "lemma comes last in a joint tag"),
     ("upos+upos", "a joint tag is made of different columns"),
-    ("upos+deprel", r"expected one of upos, xpos, feats, lemma for CoNLL-U, or several of them joined by \+"),
+    ("upos+deprel", r"expected one of upos, xpos, feats, lemma, or several of them joined by \+"),
 ])
 def test_a_joint_tag_of_other_columns_is_refused(tag_column, message):
     with pytest.raises(ValueError, match=rf"data.tag_column='{tag_column.replace('+', chr(92) + '+')}': {message}"):
@@ -53,6 +53,16 @@ def test_a_joint_tags_values_go_each_to_its_column(tmp_path):
     path = write_lines(tmp_path / "a.conllu", ["# c", token(1, "Cats", "X")])
     (sentence,) = parse(numbered_lines(path), str(path))
     assert sentence.with_tags(["NOUN NNS"], [3, 4])[1].split("\t")[3:5] == ["NOUN", "NNS"]
+
+
+def test_a_chunk_tag_goes_to_misc_beside_its_other_attributes(tmp_path):
+    assert tag_column_indices("xpos+chunk") == [4, 9]
+    path = write_lines(tmp_path / "a.conllu", [with_cell(token(1, "Cats", "X"), 9, "SpaceAfter=No|Chunk=O"), token(2, "sleep", "X")])
+    (sentence,) = parse(numbered_lines(path), str(path))
+    rows = [line.split("\t") for line in sentence.with_tags(["NNS B-NP", "VBP B-VP"], [4, 9])]
+    assert [(r[4], r[9]) for r in rows] == [("NNS", "SpaceAfter=No|Chunk=B-NP"), ("VBP", "Chunk=B-VP")]
+    with pytest.raises(ValueError, match="data.tag_column='upos\\+chunk': expected one of upos, xpos, feats, lemma,"):
+        make_reader("conllu", tag_column="upos+chunk")  # CoNLL-U has no chunk column to read
 
 
 def test_each_column_of_a_joint_tag_is_scored_on_its_own():

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from postag.data.corpus import Sentence, SplitFinder, numbered_lines
 from postag.data.lemmas import LEMMA_COLUMN, lemma_rule
-from postag.data.tag_columns import TAG_COLUMN_NAMES, TAG_SEPARATOR, joint_values, tag_column_names
+from postag.data.tag_columns import CHUNK_COLUMN, CONLLU_TAG_COLUMNS, TAG_SEPARATOR, joint_values, tag_column_names
 from postag.errors import CorpusFormatError
 
 COLUMNS = ("ID", "FORM", "LEMMA", "UPOS", "XPOS", "FEATS", "HEAD", "DEPREL", "DEPS", "MISC")
-# Where the columns a model can learn (data.tag_column) stand in a line
-TAG_COLUMNS = {name: COLUMNS.index(name.upper()) for name in TAG_COLUMN_NAMES}
-FORM = COLUMNS.index("FORM")
+FORM, MISC = COLUMNS.index("FORM"), COLUMNS.index("MISC")
+# Where the values of the columns a model can learn (data.tag_column) stand in a line; a chunk
+# tag, which CoNLL-U has no column for, is an attribute of MISC (CHUNK_ATTRIBUTE=B-NP)
+TAG_COLUMNS = {**{name: COLUMNS.index(name.upper()) for name in CONLLU_TAG_COLUMNS}, CHUNK_COLUMN: MISC}
+CHUNK_ATTRIBUTE = "Chunk"
 # FEATS as UD writes it: _ or Name=Value pairs joined by |
 _FEATS = re.compile(r"_|[^\s=|]+=[^\s=|]+(\|[^\s=|]+=[^\s=|]+)*")
 _WORD_ID = re.compile(r"[1-9][0-9]*")
@@ -59,7 +61,13 @@ def put_tag(cells: list[str], tag: str, columns: int | Sequence[int]) -> None:
     """``tag`` into ``cells`` at ``columns``: a joint tag's values one to a column."""
     columns = [columns] if isinstance(columns, int) else list(columns)
     for column, value in zip(columns, joint_values(tag, len(columns))):
-        cells[column] = value
+        cells[column] = with_misc(cells[column], value) if column == MISC else value
+
+
+def with_misc(misc: str, value: str) -> str:
+    """A MISC cell with ``CHUNK_ATTRIBUTE=value`` in place of its own, its other attributes kept."""
+    kept = [item for item in misc.split("|") if item != "_" and not item.startswith(f"{CHUNK_ATTRIBUTE}=")]
+    return "|".join([*kept, f"{CHUNK_ATTRIBUTE}={value}"])
 
 
 def parse(lines: Iterable[tuple[int, str]], source: str) -> Iterator[ConlluSentence]:
@@ -105,7 +113,7 @@ class ConlluReader(SplitFinder):
     name = "conllu"
 
     def __init__(self, tag_column: str = "upos"):
-        self.names = tag_column_names(tag_column)
+        self.names = tag_column_names(tag_column, CONLLU_TAG_COLUMNS)
         self.columns = [TAG_COLUMNS[name] for name in self.names]
         self.tag_column = str(tag_column)
         self.conllu_column = self.tag_column  # a model trained on these columns writes its tags there

@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from postag.data.tag_columns import CHUNK_COLUMN, JOINT, TAG_SEPARATOR
 from postag.errors import CorpusFormatError
 
 Sentence = tuple[list[str], list[str]]  # (words, tags)
@@ -81,15 +82,17 @@ class ColumnReader(SplitFinder):
     conllu_column = "xpos"
 
     def __init__(self, word_column: int = 0, tag_column: int = 1, columns: int | None = None, layout: str | None = None):
-        for key, value in (("data.word_column", word_column), ("data.tag_column", tag_column)):
+        tag_columns = [tag_column] if isinstance(tag_column, int) and not isinstance(tag_column, bool) else tag_column
+        for key, value in (("data.word_column", word_column), *(("data.tag_column", c) for c in tag_columns)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{key}={value!r}: expected a column number (0 is the first column)")
-        if word_column == tag_column:
+        if word_column in tag_columns:
             raise ValueError(f"data.word_column and data.tag_column are both {word_column}: expected two different columns")
         self.word_column = word_column
-        self.tag_column = tag_column
+        # several tag columns (CoNLL-2000's POS and chunks) make a joint tag, their values joined by TAG_SEPARATOR
+        self.tag_columns = list(tag_columns)
         self.columns = columns
-        needed = max(word_column, tag_column) + 1
+        needed = max(word_column, *tag_columns) + 1
         self.expected = (
             f"{columns} columns '{layout}'" if columns is not None and layout else
             f"{columns} columns" if columns is not None else
@@ -118,7 +121,7 @@ class ColumnReader(SplitFinder):
             if wrong:
                 raise CorpusFormatError(f"{path}:{line_no}: expected {self.expected}, found {len(columns)}: {line!r}")
             words.append(columns[self.word_column])
-            tags.append(columns[self.tag_column])
+            tags.append(TAG_SEPARATOR.join(columns[c] for c in self.tag_columns))
         if words:  # last sentence without a trailing blank line
             sentences.append((words, tags))
         if not sentences:
@@ -127,16 +130,28 @@ class ColumnReader(SplitFinder):
 
 
 class CoNLL2000Reader(ColumnReader):
-    """CoNLL-2000: ``WORD POS CHUNK``, exactly three columns; the tag is the POS column, or with
-    ``tag_column="chunk"`` the chunk column (B-NP, I-NP, O, ...), which is scored as spans too."""
+    """CoNLL-2000: ``WORD POS CHUNK``, exactly three columns; the tag is the POS column, with
+    ``tag_column="chunk"`` the chunk column (B-NP, I-NP, O, ...), which is scored as spans too,
+    or with ``pos+chunk`` both as a joint tag. POS tags are Penn Treebank tags, which CoNLL-U
+    keeps in XPOS: a model's ``conllu_column`` names them ``xpos``."""
 
     name = "conll2000"
     TAG_COLUMNS = {"pos": 1, "chunk": 2}
+    CONLLU_NAMES = {"pos": "xpos", "chunk": CHUNK_COLUMN}
 
     def __init__(self, tag_column: str = "pos"):
-        if tag_column not in self.TAG_COLUMNS:
-            raise ValueError(f"data.tag_column={tag_column!r}: expected pos or chunk for CoNLL-2000")
-        super().__init__(word_column=0, tag_column=self.TAG_COLUMNS[tag_column], columns=3, layout="WORD POS CHUNK")
+        names = str(tag_column).split(JOINT)
+        if any(name not in self.TAG_COLUMNS for name in names) or len(set(names)) < len(names):
+            raise ValueError(f"data.tag_column={tag_column!r}: expected pos, chunk or both (pos+chunk, "
+                             f"[pos,chunk]) for CoNLL-2000")
+        super().__init__(word_column=0, tag_column=[self.TAG_COLUMNS[name] for name in names], columns=3,
+                         layout="WORD POS CHUNK")
+        self.conllu_column = JOINT.join(self.CONLLU_NAMES[name] for name in names)
+
+    @classmethod
+    def tag_column_of(cls, conllu_name: str) -> str:
+        """The ``data.tag_column`` name of a column of ``conllu_column`` (xpos: pos)."""
+        return next(name for name, known in cls.CONLLU_NAMES.items() if known == conllu_name)
 
     def split_names(self, split: str) -> tuple[str, ...]:
         return (f"{split}.txt.gz", f"{split}.txt")

@@ -1,7 +1,7 @@
-"""Which CoNLL-U columns a model's tags stand for (``data.tag_column``), and what a tagger gives
-from its tags: one column's value, a lemma made by a lemma rule, or a joint tag's values, one per
-column (``upos+xpos+feats+lemma``), as UDPipe 1's tagger predicts them together. Pure Python: the
-ONNX runtime reads it without torch.
+"""Which columns a model's tags stand for (``data.tag_column``), and what a tagger gives from its
+tags: one column's value, a lemma made by a lemma rule, or a joint tag's values, one per column
+(``upos+xpos+feats+lemma``; CoNLL-2000's ``xpos+chunk``), as UDPipe 1's tagger predicts them
+together. Pure Python: the ONNX runtime reads it without torch.
 """
 
 from __future__ import annotations
@@ -10,19 +10,24 @@ from collections.abc import Sequence
 
 from postag.data.lemmas import LEMMA_COLUMN, lemma_of
 
-# The columns a model can learn; a lemma model learns lemma rules (postag.data.lemmas).
-TAG_COLUMN_NAMES = ("upos", "xpos", "feats", LEMMA_COLUMN)
+# The CoNLL-U columns a model can learn; a lemma model learns lemma rules (postag.data.lemmas).
+CONLLU_TAG_COLUMNS = ("upos", "xpos", "feats", LEMMA_COLUMN)
+# Chunk tags (B-NP, I-NP, O), read from CoNLL-2000, are written to CoNLL-U's MISC as Chunk=B-NP.
+CHUNK_COLUMN = "chunk"
+# Every column a model's tags can stand for
+TAG_COLUMN_NAMES = (*CONLLU_TAG_COLUMNS[:-1], CHUNK_COLUMN, LEMMA_COLUMN)
 # A joint tag's column names are joined by JOINT, its values by TAG_SEPARATOR (no UPOS, XPOS or
 # FEATS value holds a space; a lemma can, so it comes last, where splitting leaves it whole).
 JOINT, TAG_SEPARATOR = "+", " "
 
 
-def tag_column_names(tag_column: str) -> list[str]:
-    """The columns of ``data.tag_column``: one name, or several joined by ``+`` for a joint tag."""
+def tag_column_names(tag_column: str, allowed: Sequence[str] = TAG_COLUMN_NAMES) -> list[str]:
+    """The columns of ``data.tag_column``: one name, or several joined by ``+`` for a joint tag,
+    each one of ``allowed``."""
     names = str(tag_column).split(JOINT)
-    if any(name not in TAG_COLUMN_NAMES for name in names):
-        raise ValueError(f"data.tag_column={tag_column!r}: expected one of {', '.join(TAG_COLUMN_NAMES)} for "
-                         f"CoNLL-U, or several of them joined by {JOINT}")
+    if any(name not in allowed for name in names):
+        raise ValueError(f"data.tag_column={tag_column!r}: expected one of {', '.join(allowed)}, "
+                         f"or several of them joined by {JOINT}")
     if len(set(names)) < len(names):
         raise ValueError(f"data.tag_column={tag_column!r}: a joint tag is made of different columns")
     if LEMMA_COLUMN in names[:-1]:
