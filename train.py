@@ -81,10 +81,10 @@ def fit_and_test(cfg: DictConfig, datamodule, resume: Resume | None, teacher: di
         metrics.update(scalar_metrics(trainer))
         per_tag = per_tag_of_test(model, datamodule)
         column = datamodule.vocab.conllu_column
-        if scored_by_column(column):
+        if scored_by_column(column, model.tag_names):
             tokens = tagged_test_tokens(model, datamodule.vocab, datamodule.sentences["test"])[1]
             metrics.update(column_scores(tokens, column))
-            columns = column_per_tag(tokens, column)
+            columns = column_per_tag(tokens, column, model.tag_names)
     if teacher is not None:
         metrics.update(teacher_metrics(teacher, metrics["train_seconds"]))
     if trainer.is_global_zero:

@@ -7,8 +7,14 @@ from collections import Counter
 import pytest
 import torch
 
-from conftest import FIXTURES, SMALL_MODEL, run
-from postag.analysis.spans import SpanF1, is_span_tagging, scores, span_counts, span_summary, spans
+import re
+
+from conftest import FIXTURES, SMALL_MODEL, exported_and_spacy_tags, postag_cli, run
+from postag.analysis.spans import SpanF1, is_span_tagging, scores, span_column_names, span_counts, span_summary, spans, spans_per_type
+from postag.analysis.column_scores import column_per_tag
+from postag.analysis.error_analysis import Token
+from postag.app.tagger import Tagger
+from postag.data import make_reader, read_conll
 
 
 @pytest.mark.parametrize(
@@ -54,6 +60,20 @@ def test_the_metric_reads_real_tokens_only_and_unseen_gold_tags_as_outside():
     assert {k: float(v) for k, v in metric.compute().items()} == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3})
 
 
+def test_span_types_are_counted_per_sentence_from_the_span_column():
+    tokens = [Token(0, 0, "The", "DT B-NP", "DT B-NP", True), Token(0, 1, "cat", "NN I-NP", "NN I-NP", True),
+              Token(1, 0, "Dogs", "NNS B-NP", "NNS I-NP", False), Token(1, 1, "bark", "VBP B-VP", "VBP O", True),
+              Token(1, 2, "loudly", "RB O", "RB B-VP", True)]
+    rows = {row["tag"]: row for row in spans_per_type(tokens, 1, 2)}
+    # NP: gold and predicted (0, 0-1) and (1, 0), both right: a sentence's first I-NP opens a span of its own
+    assert (rows["NP"]["support"], rows["NP"]["precision"], rows["NP"]["recall"]) == (2, 1.0, 1.0)
+    # VP: gold (1, 1), predicted (1, 2): wrong
+    assert (rows["VP"]["support"], rows["VP"]["precision"], rows["VP"]["recall"], rows["VP"]["f1"]) == (1, 0.0, 0.0, 0.0)
+    assert set(rows) == {"NP", "VP"}
+    assert column_per_tag(tokens, "xpos+chunk", ["DT B-NP", "NN I-NP", "VBP B-VP", "RB O"])["spans"] == list(rows.values())
+    assert "spans" not in column_per_tag(tokens, "xpos+chunk", ["DT NN", "NN NN"])  # no span tags among the model's
+
+
 def test_a_chunker_trains_on_conll2000s_chunk_column_and_is_scored_as_spans(tmp_path):
     out = tmp_path / "run"
     result = run(
@@ -65,15 +85,79 @@ def test_a_chunker_trains_on_conll2000s_chunk_column_and_is_scored_as_spans(tmp_
     assert span_summary(metrics) in result.stdout
     rows = (out / "test_per_tag.md").read_text()
     assert "| B-NP |" in rows and "| NN |" not in rows  # the chunk column, not the POS column
+    span_rows = (out / "test_spans_per_tag.md").read_text().splitlines()[2:]
+    assert "| NP |" in "\n".join(span_rows) and "| B-NP |" not in "\n".join(span_rows)
     evaluated = run("evaluate.py", f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}", "data.tag_column=chunk",
                     f"data.data_dir={FIXTURES}", f"hydra.run.dir={tmp_path / 'evaluate'}")
     assert "test span F1: " in evaluated.stdout
     assert span_summary(json.loads((tmp_path / "evaluate" / "metrics.json").read_text())) in evaluated.stdout
 
 
-def test_conll2000s_tag_column_is_pos_or_chunk(tmp_path):
+def test_conll2000s_tag_column_is_pos_chunk_or_both(tmp_path):
     from postag.data import make_reader
 
-    assert make_reader("conll2000").tag_column == 1 and make_reader("conll2000", tag_column="chunk").tag_column == 2
-    with pytest.raises(ValueError, match="data.tag_column='ner': expected pos or chunk for CoNLL-2000"):
-        make_reader("conll2000", tag_column="ner")
+    readers = {name: make_reader("conll2000", tag_column=name) for name in ("pos", "chunk", "pos+chunk", "chunk+pos")}
+    assert {name: r.tag_columns for name, r in readers.items()} == {"pos": [1], "chunk": [2], "pos+chunk": [1, 2], "chunk+pos": [2, 1]}
+    assert {name: r.conllu_column for name, r in readers.items()} == {"pos": "xpos", "chunk": "chunk", "pos+chunk": "xpos+chunk", "chunk+pos": "chunk+xpos"}
+    assert make_reader("conll2000").tag_columns == [1] and make_reader("conll2000", tag_column=["pos", "chunk"]).tag_columns == [1, 2]
+    path = tmp_path / "train.txt"
+    path.write_text("The DT B-NP\ncat NN I-NP\n\n", encoding="utf-8")
+    assert readers["pos+chunk"].read(path) == [(["The", "cat"], ["DT B-NP", "NN I-NP"])]
+    for bad in ("ner", "pos+pos", "pos+ner"):
+        with pytest.raises(ValueError, match=rf"data.tag_column='{re.escape(bad)}': expected pos, chunk or both"):
+            make_reader("conll2000", tag_column=bad)
+    with pytest.raises(ValueError, match=r"data.tag_column=\[1, 2\]: expected one column number for data=columns"):
+        make_reader("columns", tag_column=[1, 2])
+
+
+def test_the_span_column_of_a_joint_tag_is_the_one_scored_as_spans():
+    assert span_column_names(["B-NP", "O"]) == ["B-NP", "O"]
+    assert span_column_names(["DT B-NP", "NN I-NP", ". O"], 2) == ["B-NP", "I-NP", "O"]
+    assert span_column_names(["B-NP DT", "O ."], 2) == ["B-NP", "O"]
+    assert span_column_names(["DT B-NP"], 1) is None and span_column_names(["NOUN NN", "VERB VB"], 2) is None
+
+
+def test_pos_and_chunks_train_as_one_model(tmp_path):
+    """data.tag_column=[pos,chunk]: each column scored, the chunks as spans, and every output
+    (tsv, inline, CoNLL-U's XPOS and MISC, spaCy) gives both."""
+    out = tmp_path / "run"
+    result = run("train.py", "trainer.max_epochs=3", "data.tag_column=[pos,chunk]", f"data.data_dir={FIXTURES}",
+                 "data.val_fraction=0.2", f"hydra.run.dir={out}", *SMALL_MODEL)
+    metrics = json.loads((out / "metrics.json").read_text())
+    sentences = read_conll(FIXTURES / "test.txt")
+    ckpt = out / "checkpoints" / "last.ckpt"
+    tagger = Tagger.load(metrics["tested_checkpoint"], device="cpu")
+    predicted = tagger.tag_sentences([words for words, _ in sentences])
+    gold = make_reader("conll2000", tag_column="pos+chunk").read(FIXTURES / "test.txt")
+    counts = sum((span_counts([t.split()[1] for t in tags], [t.split()[1] for t in guess])
+                  for (_, tags), guess in zip(gold, predicted)), Counter())
+    assert metrics["test/span_f1"] == pytest.approx(scores(counts)["f1"], abs=1e-6)
+    span_rows = (out / "test_spans_per_tag.md").read_text().splitlines()[2:]  # one row a span type
+    assert sum(int(row.split(" | ")[1]) for row in span_rows) == counts["gold"]
+    pairs = [(g, p) for (_, tags), guess in zip(gold, predicted) for g, p in zip(tags, guess)]
+    for k, name in enumerate(("xpos", "chunk")):
+        assert metrics[f"test/{name}_acc"] == pytest.approx(sum(g.split()[k] == p.split()[k] for g, p in pairs) / len(pairs))
+        assert f"test {name} accuracy: " in result.stdout
+    assert span_summary(metrics) in result.stdout and (out / "test_chunk_per_tag.md").is_file()
+    evaluated = run("evaluate.py", f"ckpt_path={metrics['tested_checkpoint']}", "data.tag_column=[pos,chunk]",
+                    f"data.data_dir={FIXTURES}", f"hydra.run.dir={tmp_path / 'evaluate'}")
+    assert span_summary(metrics) in evaluated.stdout
+    refused = run("evaluate.py", f"ckpt_path={metrics['tested_checkpoint']}", f"data.data_dir={FIXTURES}",
+                  f"hydra.run.dir={tmp_path / 'evaluate-pos'}", check=False)
+    assert refused.returncode != 0 and refused.stderr.strip().splitlines()[-1].endswith(
+        "a model of the xpos+chunk column, but the data asks for xpos (set data.tag_column=pos+chunk)")
+
+    words = sentences[0][0]
+    tags = Tagger.load(ckpt, device="cpu").tag(words)
+    text = " ".join(words).encode()
+    tsv = postag_cli("tag", "--ckpt", ckpt, stdin=text).stdout.decode().splitlines()
+    assert [line.split("\t") for line in tsv[:-1]] == [[w, *t.split()] for w, t in zip(words, tags)]
+    inline = postag_cli("tag", "--ckpt", ckpt, "--format", "inline", stdin=text).stdout.decode()
+    assert inline.split() == [f"{w}/{t.replace(' ', '/')}" for w, t in zip(words, tags)]
+    conllu = postag_cli("tag", "--ckpt", ckpt, "--format", "conllu", stdin=text).stdout.decode()
+    rows = [line.split("\t") for line in conllu.splitlines() if line]
+    assert [(r[4], r[9]) for r in rows] == [(t.split()[0], f"Chunk={t.split()[1]}") for t in tags]
+    every = [words for words, _ in sentences]
+    runtime_tags, doc = exported_and_spacy_tags(ckpt, tmp_path / "exported", every)  # ONNX, and spaCy's first sentence
+    assert runtime_tags == Tagger.load(ckpt, device="cpu").tag_sentences(every)
+    assert [f"{t.tag_} {t._.chunk}" for t in doc] == tags

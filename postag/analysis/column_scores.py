@@ -11,14 +11,21 @@ from collections.abc import Sequence
 
 from postag.analysis.error_analysis import Token
 from postag.analysis.report import tag_row
+from postag.analysis.spans import span_column, spans_per_type
 from postag.data.corpus import Sentence
 from postag.data.lemmas import LEMMA_COLUMN
 from postag.data.tag_columns import JOINT, joint_values, outputs, tag_column_names
 
 
-def scored_by_column(tag_column: str) -> bool:
-    """Whether a model of ``tag_column`` has scores of its own beyond test/acc."""
-    return tag_column == LEMMA_COLUMN or JOINT in tag_column
+# the name of the span types' table among column_per_tag's (test_spans_per_tag.md)
+SPANS = "spans"
+
+
+def scored_by_column(tag_column: str, tag_names: Sequence[str]) -> bool:
+    """Whether a model of ``tag_column`` with tags ``tag_names`` has scores or tables of its own
+    beyond test/acc and its per-tag table: lemmas, a joint tag's columns, span types."""
+    count = len(tag_column_names(tag_column))
+    return tag_column == LEMMA_COLUMN or JOINT in tag_column or span_column(tag_names, count) is not None
 
 
 def gold_outputs(sentences: Sequence[Sentence], tag_column: str) -> list[Sentence]:
@@ -55,14 +62,16 @@ def column_scores(tokens: Sequence[Token], tag_column: str) -> dict[str, float]:
     return scores
 
 
-def column_per_tag(tokens: Sequence[Token], tag_column: str) -> dict[str, list[dict]]:
+def column_per_tag(tokens: Sequence[Token], tag_column: str, tag_names: Sequence[str] = ()) -> dict[str, list[dict]]:
     """Each column of a joint tag's per-tag rows (postag.analysis.report.FIELDS), counted over
-    its values; {} for one column. Lemmas are left out: one row a lemma says little."""
+    its values, by column name; where ``tag_names`` (the model's tags) have a column of span tags,
+    also its span types' rows (``spans``). Lemmas are left out: one row a lemma says little."""
     names = tag_column_names(tag_column)
+    column = span_column(tag_names, len(names))
+    tables = {} if column is None else {SPANS: spans_per_type(tokens, column, len(names))}
     if len(names) == 1:
-        return {}
+        return tables
     split = [(joint_values(t.gold, len(names)), joint_values(t.predicted, len(names))) for t in tokens]
-    tables = {}
     for i, name in enumerate(names):
         if name == LEMMA_COLUMN:
             continue

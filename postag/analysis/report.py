@@ -146,8 +146,8 @@ def write_reports(
     output_dir: str | Path, metrics: dict, per_tag: list[dict] | None, prefix: str = "test",
     columns: dict[str, list[dict]] | None = None,
 ) -> None:
-    """metrics.json and the per-tag table (Markdown and CSV) in the run directory; for a joint
-    tag, also each column's (``columns``: name -> rows) as ``{prefix}_{name}_per_tag.md`` and .csv."""
+    """metrics.json and the per-tag table (Markdown and CSV) in the run directory; also each of
+    ``columns`` (name -> rows: a joint tag's columns, span types) as ``{prefix}_{name}_per_tag.md`` and .csv."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

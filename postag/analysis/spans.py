@@ -13,9 +13,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import groupby
 
 import torch
 from torchmetrics import Metric
+
+from postag.analysis.report import tag_row
+from postag.data.tag_columns import joint_values
 
 _SPAN_TAG = re.compile(r"[BIE]-\S+")
 Span = tuple[int, int, str]  # first token, last token, type
@@ -25,6 +29,20 @@ def is_span_tagging(tag_names: Iterable[str]) -> bool:
     """True for a tag set of spans: every tag O or prefix-type (B-NP, I-NP, E-NP), and some span tags."""
     names = list(tag_names)
     return any(name != "O" for name in names) and all(name == "O" or _SPAN_TAG.fullmatch(name) for name in names)
+
+
+def span_column(tag_names: Sequence[str], columns: int = 1) -> int | None:
+    """The first column of ``columns``-column (joint) tags whose values are span tags, else None."""
+    for column in range(columns):
+        if is_span_tagging([joint_values(name, columns)[column] for name in tag_names]):
+            return column
+    return None
+
+
+def span_column_names(tag_names: Sequence[str], columns: int = 1) -> list[str] | None:
+    """Each tag's value in its span column (``span_column``), in the tags' order; None without one."""
+    column = span_column(tag_names, columns)
+    return None if column is None else [joint_values(name, columns)[column] for name in tag_names]
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -79,6 +97,19 @@ def scores(counts: Counter, kind: str | None = None) -> dict[str, float]:
     recall = correct / gold if gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def spans_per_type(tokens: Iterable, column: int, columns: int) -> list[dict]:
+    """One per-tag row (postag.analysis.report.tag_row) for each span type of the tagged test
+    tokens (postag.analysis.error_analysis.Token, in sentence order), read from ``column`` of their
+    ``columns``-column tags: support is the gold spans, accuracy and recall the share of them found,
+    precision the share of predicted spans that are right."""
+    counts: Counter = Counter()
+    for _, sentence in groupby(tokens, key=lambda token: token.sentence):
+        pairs = [(joint_values(t.gold, columns)[column], joint_values(t.predicted, columns)[column]) for t in sentence]
+        counts += span_counts([gold for gold, _ in pairs], [predicted for _, predicted in pairs])
+    kinds = sorted({key[1] for key in counts if isinstance(key, tuple)})
+    return [tag_row(kind, counts["gold", kind], counts["predicted", kind], counts["correct", kind]) for kind in kinds]
 
 
 def span_summary(metrics: dict) -> str | None:

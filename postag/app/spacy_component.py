@@ -3,8 +3,9 @@
 The component tags each sentence of a ``Doc`` (the whole ``Doc`` when nothing has set sentence
 boundaries) with a postag checkpoint, or with an exported model (``config={"onnx": DIR}``), and
 writes the tags to ``token.pos_`` for a model trained on UPOS, ``token.lemma_`` for lemmas,
-``token.morph`` for FEATS, else to ``token.tag_`` (the corpus's own tags: Penn Treebank, XPOS);
-a joint tag (``upos+xpos+feats``) sets each of its columns' attributes. spaCy finds it through
+``token.morph`` for FEATS, ``token._.chunk`` for chunk tags (B-NP, I-NP, O), else to
+``token.tag_`` (the corpus's own tags: Penn Treebank, XPOS); a joint tag (``upos+xpos+feats``,
+``xpos+chunk``) sets each of its columns' attributes. spaCy finds it through
 the ``spacy_factories`` entry
 point, so no import is needed.
 
@@ -19,14 +20,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from postag.data.tag_columns import joint_values, tag_column_names
 
 OPENERS = "([{<"
 # The Token attribute each kind of model sets (postag.data.conllu.TAG_COLUMNS; models of other
 # corpora's tags have xpos); a joint tag's values (upos+xpos+feats) each go to their own
-ATTRIBUTES = {"upos": "pos_", "xpos": "tag_", "lemma": "lemma_", "feats": "morph"}
+ATTRIBUTES = {"upos": "pos_", "xpos": "tag_", "lemma": "lemma_", "feats": "morph", "chunk": "_.chunk"}
+EXTENSION = "_."  # the prefix of an attribute that is a Token extension of postag's own
 
 
 @Language.factory(
@@ -50,11 +52,14 @@ def make_postag(
 
 
 class PostagComponent:
-    """Sets ``pos_``, ``lemma_``, ``morph`` or ``tag_`` of every token (``ATTRIBUTES``) from a postag tagger."""
+    """Sets ``pos_``, ``lemma_``, ``morph``, ``_.chunk`` or ``tag_`` of every token (``ATTRIBUTES``) from a postag tagger."""
 
     def __init__(self, tagger, ptb_quotes: bool = True, batch_size: int = 256):
         self.tagger = tagger
         self.attributes = [ATTRIBUTES[name] for name in tag_column_names(tagger.conllu_column)]
+        for attribute in self.attributes:
+            if attribute.startswith(EXTENSION) and not Token.has_extension(attribute[len(EXTENSION):]):
+                Token.set_extension(attribute[len(EXTENSION):], default=None)
         self.ptb_quotes = ptb_quotes
         self.batch_size = batch_size
 
@@ -79,6 +84,8 @@ class PostagComponent:
                 for attribute, value in zip(self.attributes, joint_values(tag, len(self.attributes))):
                     if attribute == "morph":
                         token.set_morph(None if value == "_" else value)
+                    elif attribute.startswith(EXTENSION):
+                        setattr(token._, attribute[len(EXTENSION):], value)
                     else:
                         setattr(token, attribute, value)
         return docs

@@ -11,7 +11,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from postag.analysis.report import UNSEEN_TAGS, per_tag_rows
-from postag.analysis.spans import SpanF1, is_span_tagging
+from postag.analysis.spans import SpanF1, span_column_names
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, UNK_ID, Batch, Vocabularies
 from postag.network.tagging import TaggingNetwork
 from postag.training.losses import TaggingLoss
@@ -83,8 +83,10 @@ class TaggerModule(L.LightningModule):
         # absent tag (support 0) from an always-wrong one.
         self.val_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
         self.test_confusion = MulticlassConfusionMatrix(num_tags, ignore_index=IGNORE_INDEX)
-        # Tags of spans (B-NP, I-NP, O: chunks, entities) are also scored as spans, as conlleval does.
-        self.test_spans = SpanF1(self.tag_names, IGNORE_INDEX) if is_span_tagging(self.tag_names) else None
+        # Tags of spans (B-NP, I-NP, O: chunks, entities) are also scored as spans, as conlleval does:
+        # the tags themselves, or the span column of a joint tag (CoNLL-2000's POS and chunks).
+        span_column = span_column_names(self.tag_names, net.settings["tag_columns"])
+        self.test_spans = SpanF1(span_column, IGNORE_INDEX) if span_column else None
         # stage -> the last epoch's per-tag rows and confusion matrix (rows: gold, columns: predicted)
         self.per_tag: dict[str, list[dict]] = {}
         self.confusion: dict[str, torch.Tensor] = {}
