@@ -110,6 +110,18 @@ def test_conll2000s_tag_column_is_pos_chunk_or_both(tmp_path):
         make_reader("columns", tag_column=[1, 2])
 
 
+def test_a_checkpoints_columns_are_checked_against_conll2000s_by_their_number():
+    from postag.data import make_reader
+    from postag.data.formats import check_columns
+    from postag.errors import UnknownTagError
+
+    check_columns("ud.ckpt", "upos", make_reader("conll2000"))  # one column each: scored, as a treebank's model is
+    check_columns("pos.ckpt", "xpos", make_reader("conll2000", tag_column="chunk"))
+    with pytest.raises(UnknownTagError, match=r"^ud.ckpt: a model of the upos\+xpos column, but the data asks for "
+                                              r"xpos \(set data.tag_column=upos\+pos\)$"):
+        check_columns("ud.ckpt", "upos+xpos", make_reader("conll2000"))
+
+
 def test_the_span_column_of_a_joint_tag_is_the_one_scored_as_spans():
     assert span_column_names(["B-NP", "O"]) == ["B-NP", "O"]
     assert span_column_names(["DT B-NP", "NN I-NP", ". O"], 2) == ["B-NP", "I-NP", "O"]

@@ -150,8 +150,9 @@ class CoNLL2000Reader(ColumnReader):
 
     @classmethod
     def tag_column_of(cls, conllu_name: str) -> str:
-        """The ``data.tag_column`` name of a column of ``conllu_column`` (xpos: pos)."""
-        return next(name for name, known in cls.CONLLU_NAMES.items() if known == conllu_name)
+        """The ``data.tag_column`` name of a column of ``conllu_column`` (xpos: pos); a column
+        CoNLL-2000 lacks (upos, of a treebank's model) keeps its own name."""
+        return next((name for name, known in cls.CONLLU_NAMES.items() if known == conllu_name), conllu_name)
 
     def split_names(self, split: str) -> tuple[str, ...]:
         return (f"{split}.txt.gz", f"{split}.txt")

@@ -41,7 +41,7 @@ def check_columns(ckpt_path: str, trained: str, reader) -> None:
         wrong, advice = asked != trained, trained
     elif reader.name == "conll2000":
         wrong = len(tag_column_names(asked)) != len(tag_column_names(trained))
-        advice = JOINT.join(reader.tag_column_of(name) for name in tag_column_names(trained))
+        advice = None if not wrong else JOINT.join(map(reader.tag_column_of, tag_column_names(trained)))
     else:
         return
     if wrong:
