@@ -2,12 +2,11 @@
 scores, the metric over padded batches, and a chunker trained and scored end to end."""
 
 import json
+import re
 from collections import Counter
 
 import pytest
 import torch
-
-import re
 
 from conftest import FIXTURES, SMALL_MODEL, exported_and_spacy_tags, postag_cli, run
 from postag.analysis.spans import SpanF1, is_span_tagging, scores, span_column_names, span_counts, span_summary, spans, spans_per_type
@@ -15,6 +14,8 @@ from postag.analysis.column_scores import column_per_tag
 from postag.analysis.error_analysis import Token
 from postag.app.tagger import Tagger
 from postag.data import make_reader, read_conll
+from postag.data.formats import check_columns
+from postag.errors import UnknownTagError
 
 
 @pytest.mark.parametrize(
@@ -94,8 +95,6 @@ def test_a_chunker_trains_on_conll2000s_chunk_column_and_is_scored_as_spans(tmp_
 
 
 def test_conll2000s_tag_column_is_pos_chunk_or_both(tmp_path):
-    from postag.data import make_reader
-
     readers = {name: make_reader("conll2000", tag_column=name) for name in ("pos", "chunk", "pos+chunk", "chunk+pos")}
     assert {name: r.tag_columns for name, r in readers.items()} == {"pos": [1], "chunk": [2], "pos+chunk": [1, 2], "chunk+pos": [2, 1]}
     assert {name: r.conllu_column for name, r in readers.items()} == {"pos": "xpos", "chunk": "chunk", "pos+chunk": "xpos+chunk", "chunk+pos": "chunk+xpos"}
@@ -111,10 +110,6 @@ def test_conll2000s_tag_column_is_pos_chunk_or_both(tmp_path):
 
 
 def test_a_checkpoints_columns_are_checked_against_conll2000s_by_their_number():
-    from postag.data import make_reader
-    from postag.data.formats import check_columns
-    from postag.errors import UnknownTagError
-
     check_columns("ud.ckpt", "upos", make_reader("conll2000"))  # one column each: scored, as a treebank's model is
     check_columns("pos.ckpt", "xpos", make_reader("conll2000", tag_column="chunk"))
     with pytest.raises(UnknownTagError, match=r"^ud.ckpt: a model of the upos\+xpos column, but the data asks for "
