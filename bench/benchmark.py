@@ -139,7 +139,10 @@ def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
     untrained: its speed does not depend on its weights. ``job["chars_per_type"]``: the character
     CNN encodes each distinct word of a batch once (postag's way), or every token.
     ``job["runtime"]``: "onnx" exports the model (``postag export``) and tags with the torch-free
-    runtime instead (its export is not timed).
+    runtime instead (its export is not timed). ``job["fresh"]``: every pass starts with no word
+    encoded, as ``postag tag`` starts; otherwise one tagger tags every pass, keeping what it
+    worked out for each word (its record, a known word's features) from the passes before, as
+    in a long stream.
     """
     from hydra import compose, initialize_config_dir
 
@@ -167,12 +170,13 @@ def tag_with_tagger(job: dict, vocab: Vocabularies, test_sents: list) -> dict:
         export_network(model.net, vocab, exported)
         runtime = OnnxTagger(exported)  # the session, like the PyTorch model, built once
     rates = []
+    tagger = None
     for _ in range(job["tag_passes"] + 1):  # the first pass warms up
         # A freshly loaded vocabulary every pass, as `postag tag` starts with: no word encoded yet.
         if job["runtime"] == "onnx":
             tagger = runtime
             tagger.forget_words()
-        else:
+        elif job["fresh"] or tagger is None:
             fresh = Vocabularies.from_state_dict(vocab.state_dict())
             tagger = Tagger(model, fresh, device=job["device"], bf16=job["bf16"])
         sync()
@@ -328,17 +332,24 @@ COMPILED_JOBS = [
 
 # Tagging only: postag's whole tagging path, from words to tag names
 # (name, config overrides, character vectors once per distinct word of a batch, runtime: the
-# PyTorch Tagger or the exported model in onnxruntime, fp32 only).
+# PyTorch Tagger or the exported model in onnxruntime, fp32 only, and whether every pass starts
+# afresh, as `postag tag` starts, or goes on with the tagger of the pass before, as a stream does).
 TAGGER_JOBS = [
-    ("postag Tagger from words to tags, model=pos", ["model=pos"], True, "torch"),
-    ("postag Tagger from words to tags, model=best (one tagger), characters per token", ["model=best"], False, "torch"),
-    ("postag Tagger from words to tags, model=best (one tagger)", ["model=best"], True, "torch"),
+    ("postag Tagger from words to tags, model=pos", ["model=pos"], True, "torch", True),
+    ("postag Tagger from words to tags, model=best (one tagger), characters per token", ["model=best"], False, "torch",
+     True),
+    ("postag Tagger from words to tags, model=best (one tagger)", ["model=best"], True, "torch", True),
     ("postag Tagger from words to tags, model=best without convolutions", ["model=best", "model.conv_kernel=0"], True,
-     "torch"),
-    ("postag Tagger from words to tags, model=best model.ff_dim=256", ["model=best", "model.ff_dim=256"], True, "torch"),
-    ("postag Tagger from words to tags, model=best model.ensemble=3", ["model=best", "model.ensemble=3"], True, "torch"),
-    ("ONNX runtime (postag export) from words to tags, model=pos", ["model=pos"], True, "onnx"),
-    ("ONNX runtime (postag export) from words to tags, model=best (one tagger)", ["model=best"], True, "onnx"),
+     "torch", True),
+    ("postag Tagger from words to tags, model=best model.ff_dim=256", ["model=best", "model.ff_dim=256"], True, "torch",
+     True),
+    ("postag Tagger from words to tags, model=best model.ensemble=3", ["model=best", "model.ensemble=3"], True, "torch",
+     True),
+    ("postag Tagger from words to tags, model=pos, one tagger for every pass", ["model=pos"], True, "torch", False),
+    ("postag Tagger from words to tags, model=best (one tagger), one tagger for every pass", ["model=best"], True,
+     "torch", False),
+    ("ONNX runtime (postag export) from words to tags, model=pos", ["model=pos"], True, "onnx", True),
+    ("ONNX runtime (postag export) from words to tags, model=best (one tagger)", ["model=best"], True, "onnx", True),
 ]
 
 
@@ -428,13 +439,13 @@ def main() -> None:
                     for keep in keep_settings
                 )
             if mode == "tag":
-                for name, model, chars_per_type, runtime in TAGGER_JOBS:
+                for name, model, chars_per_type, runtime, fresh in TAGGER_JOBS:
                     if bf16 and runtime == "onnx":
                         continue  # the exported graph is fp32
                     jobs.extend(
                         dict(
                             name=name, encoder="tagger", model=model, chars_per_type=chars_per_type, runtime=runtime,
-                            h=None,
+                            fresh=fresh, h=None,
                             attention=None, batching="bucketed",
                             mode=mode, device=args.device, bf16=bf16, compile=False, tag_passes=args.tag_passes,
                             keep_freed_memory=keep,

@@ -59,11 +59,14 @@ def test_tagging_ceiling_swaps_in_torch_kernels_and_puts_postags_back():
     torch.testing.assert_close(model(tokens, mask), hand_built, atol=0, rtol=0)
 
 
-@pytest.mark.parametrize("chars_per_type, runtime", [(False, "torch"), (True, "torch"), (True, "onnx")])
-def test_the_tagger_configuration_tags_from_words_with_the_projects_model_config(chars_per_type, runtime):
+@pytest.mark.parametrize(
+    "chars_per_type, runtime, fresh", [(False, "torch", True), (True, "torch", True), (True, "torch", False),
+                                       (True, "onnx", True)]
+)
+def test_the_tagger_configuration_tags_from_words_with_the_projects_model_config(chars_per_type, runtime, fresh):
     job = dict(
         name="test", encoder="tagger", model=["model=char", "model.n=1"], chars_per_type=chars_per_type,
-        runtime=runtime, h=None,
+        runtime=runtime, fresh=fresh, h=None,
         attention=None, batching="bucketed", mode="tag", device="cpu", bf16=False, compile=False, tag_passes=1,
         keep_freed_memory=False,
     )

@@ -163,6 +163,7 @@ class TaggingNetwork(nn.Module):
         inputs: list | None = None,
         perturbations: list[torch.Tensor] | None = None,
         columns: list | None = None,
+        features: Callable[[WordFeatures, Batch], torch.Tensor | None] = features_of,
     ) -> list[torch.Tensor]:
         """Each tagger's logits (of ``members``, by default all), (B, S, T) each.
 
@@ -172,13 +173,16 @@ class TaggingNetwork(nn.Module):
         For adversarial training (postag.training.losses): ``inputs`` receives each tagger's
         (word features, mask) as its encoder sees them, windows and all, so that the loss can be
         differentiated by them; ``perturbations`` (one per tagger, of those shapes) are added to them.
+
+        ``features`` works out a tagger's word features of a batch: ``features_of``, or for tagging
+        a ``KnownWordFeatures`` that keeps known words' vectors from batch to batch.
         """
         logits = []
         for i, (word_features, encoder, head) in enumerate(self.members() if members is None else members):
             with_columns = columns is not None and isinstance(head, ColumnsHead)
 
             def tagger(part: Batch) -> torch.Tensor:
-                extra = features_of(word_features, part)  # (B, S, H) or None
+                extra = features(word_features, part)  # (B, S, H) or None
                 if inputs is not None:
                     if extra is None:  # what the embeddings are added to, so that the gradient is theirs
                         hidden_n = encoder.token_embedding.embedding_dim
@@ -212,8 +216,10 @@ class TaggingNetwork(nn.Module):
         log_probs = torch.stack([F.log_softmax(x.float(), dim=-1) for x in logits])  # (K, B, S, T)
         return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))  # (B, S, T)
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        return self.combine(self.member_logits(batch))  # (B, S, T)
+    def forward(
+        self, batch: Batch, features: Callable[[WordFeatures, Batch], torch.Tensor | None] = features_of
+    ) -> torch.Tensor:
+        return self.combine(self.member_logits(batch, features=features))  # (B, S, T)
 
     def forward_with_attention(self, batch: Batch) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The tag scores, as ``forward`` gives them, and the attention weights of every block
