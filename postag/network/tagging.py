@@ -41,9 +41,14 @@ def data_arguments(vocab: Vocabularies) -> dict:
     }
 
 
+def feature_inputs(batch: Batch) -> tuple[torch.Tensor, ...]:
+    """WordFeatures' inputs of a batch, in its order: characters, shapes, suffixes, affixes, lowercase forms."""
+    return batch.chars, batch.shapes, batch.suffixes, batch.affixes, batch.norms
+
+
 def features_of(word_features: WordFeatures, batch: Batch) -> torch.Tensor | None:
     """A tagger's word features of a batch's words: (B, S, H), or None with none switched on."""
-    return word_features(batch.chars, batch.shapes, batch.suffixes, batch.affixes, batch.norms)
+    return word_features(*feature_inputs(batch))
 
 
 class TaggingNetwork(nn.Module):

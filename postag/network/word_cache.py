@@ -14,11 +14,12 @@ from __future__ import annotations
 import torch
 
 from postag.data import UNK_ID, Batch
+from postag.network.tagging import feature_inputs, features_of
 from postag.network.word_features import WordFeatures
 
 
 class KnownWordFeatures:
-    """``features_of`` (postag.network.tagging) with the vectors of known words kept.
+    """``features_of`` with the vectors of known words kept.
 
     For networks in eval mode whose weights no longer change (a ``Tagger``): the kept vectors
     are those of the weights when each word was first met. In training mode, or for a tagger
@@ -33,7 +34,7 @@ class KnownWordFeatures:
 
     def __call__(self, word_features: WordFeatures, batch: Batch) -> torch.Tensor | None:
         if word_features.training or not word_features.fields_read:
-            return _all_features(word_features, batch)
+            return features_of(word_features, batch)
         tokens = batch.tokens  # (B, S)
         vectors, kept = self._tables.get(id(word_features), (None, None))
         kept_here = kept[tokens] if kept is not None else torch.zeros_like(batch.mask)  # (B, S)
@@ -41,9 +42,9 @@ class KnownWordFeatures:
         fresh = batch.mask & ((tokens == UNK_ID) | ~kept_here)  # (B, S)
         where = fresh.flatten().nonzero().squeeze(1)  # (M,) in the flattened (B*S) batch
         if where.numel() == 0:
-            return vectors[tokens] if vectors is not None else _all_features(word_features, batch)  # (B, S, H)
+            return vectors[tokens] if vectors is not None else features_of(word_features, batch)  # (B, S, H)
         # the fresh tokens as a batch of M one-word sentences
-        inputs = (None if x is None else x.flatten(0, 1).index_select(0, where)[:, None] for x in _feature_fields(batch))
+        inputs = (None if x is None else x.flatten(0, 1).index_select(0, where)[:, None] for x in feature_inputs(batch))
         computed = word_features(*inputs)[:, 0]  # (M, H)
         if vectors is None:
             # zeros: padding tokens read row 0, and padding must stay finite (LocalConvolution
@@ -59,11 +60,3 @@ class KnownWordFeatures:
         out.index_copy_(0, where, computed.to(out.dtype))  # the unknown words' own
         return out.view(*tokens.shape, -1)  # (B, S, H)
 
-
-def _feature_fields(batch: Batch) -> tuple:
-    """WordFeatures' inputs in its order: characters, shape, suffix, affixes, lowercase forms."""
-    return batch.chars, batch.shapes, batch.suffixes, batch.affixes, batch.norms
-
-
-def _all_features(word_features: WordFeatures, batch: Batch) -> torch.Tensor | None:
-    return word_features(*_feature_fields(batch))
