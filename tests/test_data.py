@@ -535,19 +535,27 @@ def test_encode_batch_needs_a_sentence():
         Vocabularies.from_training(train, train, min_freq=1).encode_batch([])
 
 
-@pytest.mark.parametrize("batch_size, max_tokens", [(2, None), (100, 7), (1, 1), (3, 12)])
-def test_longest_first_batches_keep_their_limits_and_cover_every_sentence_once(batch_size, max_tokens):
+@pytest.mark.parametrize(
+    "batch_size, max_tokens, window", [(2, None, None), (100, 7, None), (1, 1, None), (3, 12, None), (100, None, 4),
+                                       (3, 30, 6)]
+)
+def test_longest_first_batches_keep_their_limits_and_cover_every_sentence_once(batch_size, max_tokens, window):
     from postag.data.buckets import longest_first
 
     lengths = [5, 1, 3, 3, 8, 2, 2, 7, 1]
-    batches = longest_first(lengths, batch_size, max_tokens)
+    batches = longest_first(lengths, batch_size, max_tokens, window=window)
     assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
     for batch in batches:
         assert len(batch) <= batch_size
         longest = max(lengths[i] for i in batch)
         assert len(batch) == 1 or max_tokens is None or len(batch) * longest <= max_tokens
         assert lengths[batch[0]] == longest  # longest first: its length sizes the batch
-    assert batches == list(LengthBucketSampler(lengths, batch_size, shuffle=False, max_tokens=max_tokens))
+        # a sentence past the window (tagged in windows planned for its batch's length) alone
+        assert window is None or len(batch) == 1 or longest <= window
+    if window == 4:
+        assert [[lengths[i] for i in batch] for batch in batches] == [[8], [7], [5], [3, 3, 2, 2, 1, 1]]
+    sampler = LengthBucketSampler(lengths, batch_size, shuffle=False, max_tokens=max_tokens, window=window)
+    assert batches == list(sampler)
 
 
 def test_the_warning_lists_the_most_frequent_unseen_tags_comma_separated(tmp_path, caplog):

@@ -75,7 +75,9 @@ def test_the_runtime_tags_as_the_tagger_does_windows_and_empty_sentences_include
     sentences = [*TEST, [], long]
     runtime = OnnxTagger.load(directory, batch_size=3, threads=threads)
     assert runtime.workers == threads
-    assert runtime.tag_sentences(sentences) == Tagger(net, vocab).tag_sentences(sentences)
+    tags = runtime.tag_sentences(sentences)
+    assert tags == Tagger(net, vocab).tag_sentences(sentences)
+    assert tags == [runtime.tag(words) for words in sentences]  # each sentence as on its own
     assert runtime.tag([]) == [] and runtime.conllu_column == "xpos"
     with pytest.raises(TypeError, match="lists of words"):
         runtime.tag_sentences(["a sentence as one string"])

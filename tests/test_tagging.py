@@ -65,6 +65,14 @@ def test_tagger_tags_sentences_longer_than_its_positions_and_rejects_plain_strin
         tagger.tag_sentences(["The cat sat ."])
 
 
+def test_every_sentence_is_tagged_as_on_its_own_beside_longer_ones_in_windows(checkpoint):
+    tagger = Tagger.load(checkpoint, device="cpu")
+    words = ["the", "cat", "sat", "on", "a", "mat", "by", "the", "dog", "."]
+    # past the 256 positions (in windows planned for the batch's length), and within them
+    sentences = [(words * 50)[:400], (words * 40)[:300], (words * 30)[:250]]
+    assert tagger.tag_sentences(sentences) == [tagger.tag(words) for words in sentences]
+
+
 def test_tag_command_help_states_the_taggers_batch_limits():
     commands = next(a for a in build_parser()._actions if a.dest == "command")
     help_text = commands.choices["tag"].format_help()

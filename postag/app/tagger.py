@@ -102,7 +102,10 @@ class Tagger:
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, words in enumerate(sentences) if len(words) > 0]
         lengths = [len(sentences[i]) for i in real]
-        for batch_ids in LengthBucketSampler(lengths, self.batch_size, shuffle=False, max_tokens=self.max_tokens):
+        encoder = self.model.encoder
+        window = encoder.max_len if encoder.position_embedding is not None else None  # longer: in windows
+        batches = LengthBucketSampler(lengths, self.batch_size, shuffle=False, max_tokens=self.max_tokens, window=window)
+        for batch_ids in batches:
             ids = [real[j] for j in batch_ids]
             batch = self.vocab.encode_batch([sentences[i] for i in ids])
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):

@@ -193,7 +193,8 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
     shuffle=False (evaluation, tagging): sentences sorted by length, longest first; with
     ``max_tokens``, a batch also stops before its token slots (sentences x the longest)
     pass ``max_tokens``, so the few long sentences come in small batches and the many
-    short ones in large batches, with little padding in either.
+    short ones in large batches, with little padding in either; with ``window`` (a model's
+    positions), a sentence longer than it gets a batch of its own (``longest_first``).
 
     With ``num_replicas`` > 1 (several processes), in training each rank takes every
     ``num_replicas``-th batch, the first batches repeated so that every rank steps the
@@ -211,6 +212,7 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
         num_replicas: int = 1,
         rank: int = 0,
         max_tokens: int | None = None,
+        window: int | None = None,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -224,6 +226,7 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.max_tokens = max_tokens
+        self.window = window  # shuffle=False: longest_first's window
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -235,7 +238,7 @@ class LengthBucketSampler(torch.utils.data.Sampler[list[int]]):
             # Several processes: every num_replicas-th sentence, so shares are exact (no
             # sentence counted twice) and differ by at most one sentence.
             order = order[self.rank :: self.num_replicas]
-            return longest_first(self.lengths, self.batch_size, self.max_tokens, order)
+            return longest_first(self.lengths, self.batch_size, self.max_tokens, order, self.window)
         rng = random.Random(self.seed * 100_003 + self.epoch)
         order = list(range(len(self.lengths)))
         rng.shuffle(order)

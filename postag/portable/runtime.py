@@ -74,8 +74,9 @@ class OnnxTagger:
             raise TypeError("tag_sentences takes a list of tokenised sentences (lists of words), not strings")
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, words in enumerate(sentences) if len(words) > 0]
-        batches = [[real[j] for j in batch] for batch in longest_first([len(sentences[i]) for i in real],
-                                                                       self.batch_size, self.max_tokens)]
+        lengths = [len(sentences[i]) for i in real]
+        batches = [[real[j] for j in batch]
+                   for batch in longest_first(lengths, self.batch_size, self.max_tokens, window=self.max_len)]
 
         def tag_batch(ids: list[int]) -> None:
             best = self._best([sentences[i] for i in ids])  # (B, S)
