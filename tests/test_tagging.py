@@ -249,3 +249,29 @@ def test_a_checkpoint_written_before_the_data_package_still_tags_and_evaluates(t
     out = tmp_path / "eval"
     run("evaluate.py", f"ckpt_path={fixtures / 'checkpoint-8dd5c96.ckpt'}", f"data.data_dir={FIXTURES}", f"hydra.run.dir={out}")
     assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/acc"] <= 1.0
+
+
+def test_tagging_a_checkpoint_imports_no_lightning_and_loads_the_network_evaluation_loads(checkpoint):
+    """`postag tag` starts without Lightning (seconds of imports); the network it loads is the one
+    evaluate.py's LightningModule holds, for checkpoints of today's layout and of an earlier one."""
+    from pathlib import Path
+
+    from postag.training.checkpoint import load_tagger
+    from postag.training.checkpoint_file import load_network
+
+    legacy = Path(__file__).parent / "fixtures" / "checkpoint-8dd5c96.ckpt"
+    for path in (checkpoint, legacy):
+        net, vocab, _ = load_network(path)
+        module, module_vocab = load_tagger(path)
+        assert vocab.state_dict() == module_vocab.state_dict() and not net.training
+        theirs = module.net.state_dict()
+        assert net.state_dict().keys() == theirs.keys()
+        assert all(torch.equal(value, theirs[name]) for name, value in net.state_dict().items())
+    code = (
+        "import sys; from postag.app.tagger import Tagger; "
+        f"print(Tagger.load({str(checkpoint)!r}, device='cpu').tag(['the', 'cat'])); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning', 'torchmetrics')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    tags, imported = out.stdout.strip().splitlines()
+    assert len(eval(tags)) == 2 and imported == "[]"

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
-from postag.analysis.error_analysis import tagged_tokens
-from postag.analysis.column_scores import gold_outputs
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.data.corpus import Sentence
 from postag.data.tag_columns import outputs
-from postag.training.checkpoint import load_tagger
 from postag.data import Batch, LengthBucketSampler, Vocabularies
 from postag.network.tagging import TaggingNetwork
 from postag.network.word_cache import KnownWordFeatures
-from postag.training.module import TaggerModule
+from postag.training.checkpoint_file import load_network
+
+if TYPE_CHECKING:  # tagging runs without Lightning, which the training module imports
+    from postag.training.module import TaggerModule
 
 
 
@@ -47,7 +48,7 @@ class Tagger:
     ):
         self.device = torch.device(device)
         # The network alone: tagging needs no training loop.
-        net = model.net if isinstance(model, TaggerModule) else model
+        net = model if isinstance(model, TaggingNetwork) else model.net
         self.model = net.to(self.device).eval()
         # Each new word's record is worked out for the features the model reads, and no others.
         self.vocab = vocab.for_fields(self.model.record_fields())
@@ -75,9 +76,9 @@ class Tagger:
         """From a checkpoint written by train.py; device defaults to CUDA when available."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model, vocab = load_tagger(path, map_location="cpu")
+        net, vocab, _ = load_network(path, map_location="cpu")
         return cls(
-            model, vocab, device=device, batch_size=batch_size, bf16=bf16, max_tokens=max_tokens, compile=compile
+            net, vocab, device=device, batch_size=batch_size, bf16=bf16, max_tokens=max_tokens, compile=compile
         )
 
     @property
@@ -142,6 +143,10 @@ class Tagger:
 def tagged_test_tokens(model: TaggerModule, vocab: Vocabularies, sentences: Sequence[Sentence]) -> tuple[list, list]:
     """(gold sentences, tokens) of ``sentences`` (words, gold tags) as the model tags them: each
     token with its gold and predicted tag, or lemma for a model of lemmas, and whether training saw it."""
+    # imported here: postag.analysis imports torchmetrics, which tagging does without
+    from postag.analysis.column_scores import gold_outputs
+    from postag.analysis.error_analysis import tagged_tokens
+
     gold = gold_outputs(sentences, vocab.conllu_column)
     predictions = Tagger(model, vocab, device=model.device).tag_sentences([words for words, _ in gold])
     return gold, tagged_tokens(gold, predictions, vocab.words)

@@ -29,7 +29,7 @@ from postag.data.vocab import Vocabularies
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.network.tagging import TaggingNetwork
 from postag.network.word_features import PackedChars
-from postag.training.checkpoint import load_tagger
+from postag.training.checkpoint_file import load_network
 
 # The graph's inputs for each record field the network reads, after tokens and mask, in this order
 FEATURE_INPUTS = {
@@ -101,8 +101,8 @@ def graph_inputs(batch: Batch, inputs: tuple[str, ...]) -> dict[str, torch.Tenso
 
 def export(checkpoint: str | Path, output: str | Path) -> list[Path]:
     """Write ``output/model.onnx`` and ``output/tagger.json`` for ``checkpoint``; returns their paths."""
-    model, vocab = load_tagger(checkpoint, map_location="cpu")
-    return export_network(model.net, vocab, output)
+    net, vocab, _ = load_network(checkpoint, map_location="cpu")
+    return export_network(net, vocab, output)
 
 
 def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path) -> list[Path]:

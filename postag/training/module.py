@@ -14,11 +14,9 @@ from postag.analysis.report import UNSEEN_TAGS, per_tag_rows
 from postag.analysis.spans import SpanF1, span_column_names
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, UNK_ID, Batch, Vocabularies
 from postag.network.tagging import TaggingNetwork
+from postag.training.checkpoint_file import NET, NETWORK_PARTS
 from postag.training.losses import TaggingLoss
 
-# Parameter names of the network's parts in checkpoints written before the network was a module
-# of its own (the fixture tests/fixtures/checkpoint-8dd5c96.ckpt is one)
-_NETWORK_PARTS = ("encoder.", "word_features.", "head.", "extra_members.")
 
 
 def _as_random_state(state) -> tuple:
@@ -238,5 +236,5 @@ def _network_under_net(module, state_dict: Mapping, prefix: str, *args) -> None:
     """A checkpoint's parameters of the network's parts, found at the module's top level in
     checkpoints of an earlier layout, moved under ``net.``; a load_state_dict pre-hook, so that
     loading, resuming and the weight average's copy of the module all read them."""
-    for key in [k for k in state_dict if k.startswith(prefix) and k[len(prefix):].startswith(_NETWORK_PARTS)]:
-        state_dict[f"{prefix}net.{key[len(prefix):]}"] = state_dict.pop(key)
+    for key in [k for k in state_dict if k.startswith(prefix) and k[len(prefix):].startswith(NETWORK_PARTS)]:
+        state_dict[f"{prefix}{NET}{key[len(prefix):]}"] = state_dict.pop(key)

@@ -96,7 +96,8 @@ def resume_from(cfg: DictConfig) -> Resume | None:
     """The run that ``ckpt_path`` continues, checked: a postag checkpoint (one line if not), trained
     with the model settings (and, resuming in place, the data settings) of this invocation."""
     from postag.errors import CheckpointError
-    from postag.training.checkpoint import read_checkpoint, remove_stale_temporaries
+    from postag.training.checkpoint import remove_stale_temporaries
+    from postag.training.checkpoint_file import read_checkpoint
     from postag.data import vocabularies_from_checkpoint
 
     ckpt_path = cfg.get("ckpt_path")

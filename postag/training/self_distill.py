@@ -20,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from postag.data import Vocabularies
 from postag.data.vocab import differing_vocabularies
 from postag.errors import CheckpointError, ConfigError
-from postag.training.checkpoint import existing_checkpoint, load_tagger
+from postag.training.checkpoint import load_tagger
+from postag.training.checkpoint_file import existing_checkpoint
 from postag.training.module import TaggerModule
 
 if TYPE_CHECKING:
