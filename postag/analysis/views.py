@@ -129,7 +129,7 @@ class AttentionByOffset(ValidationView):
         if not self.due(trainer):
             return
         encoder = module.net.encoder
-        if encoder.position_embedding is not None and batch.tokens.size(1) > encoder.max_len:
+        if encoder.window is not None and batch.tokens.size(1) > encoder.window:
             return  # run in windows by the model; left out of the profile
         _, weights = module.net.forward_with_attention(batch)
         self.profile.update(weights, batch.mask)

@@ -103,8 +103,7 @@ class Tagger:
         results: list[list[str]] = [[] for _ in sentences]
         real = [i for i, words in enumerate(sentences) if len(words) > 0]
         lengths = [len(sentences[i]) for i in real]
-        encoder = self.model.encoder
-        window = encoder.max_len if encoder.position_embedding is not None else None  # longer: in windows
+        window = self.model.encoder.window  # longer sentences: in windows, each a batch of its own
         batches = LengthBucketSampler(lengths, self.batch_size, shuffle=False, max_tokens=self.max_tokens, window=window)
         for batch_ids in batches:
             ids = [real[j] for j in batch_ids]

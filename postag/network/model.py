@@ -486,6 +486,12 @@ class Transformer(nn.Module):
         # Pre-norm leaves the residual stream un-normalised: normalise once at the end.
         self.final_norm = LayerNorm(hidden_n) if norm_first else nn.Identity()
 
+    @property
+    def window(self) -> int | None:
+        """The longest sentence the encoder reads in one piece: max_len with positions (longer ones
+        run in windows, postag.network.windows), None without (any length)."""
+        return self.max_len if self.position_embedding is not None else None
+
     def forward(
         self,
         tokens: torch.Tensor,

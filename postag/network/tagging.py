@@ -51,6 +51,11 @@ def features_of(word_features: WordFeatures, batch: Batch) -> torch.Tensor | Non
     return word_features(*feature_inputs(batch))
 
 
+# How a tagger's word features of a batch are worked out: features_of, or while tagging a
+# postag.network.word_cache.KnownWordFeatures
+FeaturesOf = Callable[[WordFeatures, Batch], torch.Tensor | None]
+
+
 class TaggingNetwork(nn.Module):
     """``ensemble`` taggers, each its word features, a ``Transformer`` encoder and a linear head
     over the tags; several average their probabilities.
@@ -168,7 +173,7 @@ class TaggingNetwork(nn.Module):
         inputs: list | None = None,
         perturbations: list[torch.Tensor] | None = None,
         columns: list | None = None,
-        features: Callable[[WordFeatures, Batch], torch.Tensor | None] = features_of,
+        features: FeaturesOf = features_of,
     ) -> list[torch.Tensor]:
         """Each tagger's logits (of ``members``, by default all), (B, S, T) each.
 
@@ -209,9 +214,9 @@ class TaggingNetwork(nn.Module):
 
     @staticmethod
     def _run(tagger: Callable[[Batch], torch.Tensor], encoder: Transformer, batch: Batch) -> torch.Tensor:
-        if encoder.position_embedding is None:
+        if encoder.window is None:
             return tagger(batch)
-        return windowed(tagger, batch, encoder.max_len)  # longer sentences than the position table
+        return windowed(tagger, batch, encoder.window)  # longer sentences than the position table
 
     @staticmethod
     def combine(logits: list[torch.Tensor]) -> torch.Tensor:
@@ -222,7 +227,7 @@ class TaggingNetwork(nn.Module):
         return torch.logsumexp(log_probs, dim=0) - math.log(len(logits))  # (B, S, T)
 
     def forward(
-        self, batch: Batch, features: Callable[[WordFeatures, Batch], torch.Tensor | None] = features_of
+        self, batch: Batch, features: FeaturesOf = features_of
     ) -> torch.Tensor:
         return self.combine(self.member_logits(batch, features=features))  # (B, S, T)
 
@@ -230,7 +235,7 @@ class TaggingNetwork(nn.Module):
         """The tag scores, as ``forward`` gives them, and the attention weights of every block
         of the first tagger: a list of n (B, h, S, S). Sentences must fit the position table."""
         (word_features, encoder, head), *others = self.members()
-        if encoder.position_embedding is not None and batch.tokens.size(1) > encoder.max_len:
+        if encoder.window is not None and batch.tokens.size(1) > encoder.window:
             raise SequenceTooLongError(
                 f"attention weights are for sentences of up to max_len={encoder.max_len} tokens, "
                 f"got {batch.tokens.size(1)}"

@@ -112,7 +112,7 @@ def export_network(net: TaggingNetwork, vocab: Vocabularies, output: str | Path)
     vocab = vocab.for_fields(read)
     features = tuple(name for field, names in FEATURE_INPUTS.items() if field in read for name in names)
     encoder = net.encoder
-    max_len = encoder.max_len if encoder.position_embedding is not None else None
+    max_len = encoder.window
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     inputs = ("tokens", "mask", *features)

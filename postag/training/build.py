@@ -48,6 +48,13 @@ def tagger_module(**settings) -> TaggerModule:
     """A TaggerModule from the flat settings of the ``model`` config group (and of checkpoints):
     each goes to the part whose argument it is, the network, its loss or the module."""
     net = TaggingNetwork(**{k: settings.pop(k) for k in NETWORK_SETTINGS if k in settings})
+    return module_of(net, **settings)
+
+
+def module_of(net: TaggingNetwork, **settings) -> TaggerModule:
+    """A TaggerModule around a built network, from the flat settings of its loss and its own; the
+    network's own settings, where given (a checkpoint's), are those it was built with."""
+    settings = {k: v for k, v in settings.items() if k not in NETWORK_SETTINGS}
     loss = TaggingLoss(**{k: settings.pop(k) for k in LOSS_SETTINGS if k in settings})
     return TaggerModule(net, loss, **settings)
 

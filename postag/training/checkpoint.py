@@ -11,10 +11,8 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from postag.data import Vocabularies
-from postag.network.tagging import SETTINGS as NETWORK_SETTINGS
-from postag.training.build import LOSS_SETTINGS
+from postag.training.build import module_of
 from postag.training.checkpoint_file import load_network
-from postag.training.losses import TaggingLoss
 from postag.training.module import TaggerModule
 
 
@@ -51,9 +49,7 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
 def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
     """(model in eval mode, its vocabularies) from a Lightning checkpoint written by train.py."""
     net, vocab, settings = load_network(path, map_location)
-    loss = TaggingLoss(**{name: settings[name] for name in LOSS_SETTINGS if name in settings})
-    own = {name: value for name, value in settings.items() if name not in NETWORK_SETTINGS and name not in LOSS_SETTINGS}
-    model = TaggerModule(net, loss, **own)
+    model = module_of(net, **settings)
     model.vocab = vocab
     model.eval()
     return model, vocab

@@ -66,8 +66,8 @@ def load_network(path: str | Path, map_location: str | torch.device = "cpu") -> 
         raise CheckpointError(str(err)) from None
     settings = saved_settings(checkpoint)
     net = TaggingNetwork(**{name: settings[name] for name in NETWORK_SETTINGS if name in settings})
-    saved = {"tag_names": net.tag_names, **{arg: net.settings[arg] for arg in data_arguments(vocab) if arg != "tag_names"}}
-    if saved != data_arguments(vocab):
+    expected = data_arguments(vocab)
+    if {arg: net.settings[arg] for arg in expected} != expected:
         raise CheckpointError(f"{path}: the saved vocabularies do not match the saved model's sizes")
     state = {}
     for key, value in checkpoint["state_dict"].items():
