@@ -68,6 +68,20 @@ def assert_no_results(run_dir):
         ),
         (["data.format=xml"], "postag: error: data.format='xml': expected conll2000 or columns or conllu"),
         (["min_steps=-1"], "postag: error: min_steps=-1: expected null or a non-negative integer"),
+        (
+            ["data.tag_column=ner"],
+            "postag: error: data.tag_column='ner': expected pos, chunk or both (pos+chunk, [pos,chunk]) for CoNLL-2000",
+        ),
+        (
+            ["data=columns", "data.tag_column=[1,2]"],
+            "postag: error: data.tag_column=[1, 2]: name each column for data=columns, as "
+            "'data.tag_column={xpos:1,chunk:2}' (one of upos, xpos, chunk each)",
+        ),
+        (
+            ["data=columns", "data.tag_column={ner:2}"],
+            "postag: error: data.tag_column: ner is not a column postag writes from a column file; expected upos, "
+            "xpos, chunk (chunk: any B-/I-/O span tags; FEATS and lemmas: data=conllu)",
+        ),
         (["test_checkpoint=latest"], "postag: error: test_checkpoint='latest': expected best or last"),
         (
             ["model=best", "callbacks.ema_weights.decay=1"],

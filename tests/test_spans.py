@@ -105,8 +105,30 @@ def test_conll2000s_tag_column_is_pos_chunk_or_both(tmp_path):
     for bad in ("ner", "pos+pos", "pos+ner"):
         with pytest.raises(ValueError, match=rf"data.tag_column='{re.escape(bad)}': expected pos, chunk or both"):
             make_reader("conll2000", tag_column=bad)
-    with pytest.raises(ValueError, match=r"data.tag_column=\[1, 2\]: expected one column number for data=columns"):
+    with pytest.raises(ValueError, match=r"^data.tag_column=\[1, 2\]: name each column for data=columns, as "
+                                         r"'data.tag_column=\{xpos:1,chunk:2\}' \(one of upos, xpos, chunk each\)$"):
         make_reader("columns", tag_column=[1, 2])
+
+
+def test_a_column_files_columns_are_named_by_what_they_hold():
+    """data=columns takes several tag columns as {name: number}, in the joint tag's order."""
+    reader = make_reader("columns", word_column=1, tag_column={"xpos": 2, "chunk": 0})
+    assert (reader.tag_columns, reader.conllu_column) == ([2, 0], "xpos+chunk")
+    assert make_reader("columns", tag_column=3).conllu_column == "xpos"  # one column: as before
+    assert make_reader("columns", tag_column={"upos": 3}).conllu_column == "upos"
+    for bad, message in (
+        ({"ner": 2}, r"^data.tag_column: ner is not a column postag writes from a column file; expected upos, xpos, chunk"),
+        ({"xpos": 0}, r"^data.word_column and data.tag_column are both 0"),
+        ({"xpos": "2"}, r"^data.tag_column='2': expected a column number"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make_reader("columns", tag_column=bad)
+    with pytest.raises(ValueError, match=r"^data.tag_column=\{'xpos': 1\}: columns by name and number are for data=columns"):
+        make_reader("conllu", tag_column={"xpos": 1})
+    with pytest.raises(UnknownTagError, match=r"^m.ckpt: a model of the xpos\+chunk column, but the data asks for xpos "
+                                              r"\(set data.tag_column=\{xpos:N,chunk:N\}\)$"):
+        check_columns("m.ckpt", "xpos+chunk", make_reader("columns", tag_column=1))
+    check_columns("m.ckpt", "upos", make_reader("columns", tag_column=1))  # one column each: any tag set
 
 
 def test_a_checkpoints_columns_are_checked_against_conll2000s_by_their_number():
@@ -168,3 +190,38 @@ def test_pos_and_chunks_train_as_one_model(tmp_path):
     runtime_tags, doc = exported_and_spacy_tags(ckpt, tmp_path / "exported", every)  # ONNX, and spaCy's first sentence
     assert runtime_tags == Tagger.load(ckpt, device="cpu").tag_sentences(every)
     assert [f"{t.tag_} {t._.chunk}" for t in doc] == tags
+
+
+def test_pos_and_chunks_of_a_column_file_train_as_one_model(tmp_path):
+    """data=columns 'data.tag_column={xpos:2,chunk:0}' on CHUNK WORD POS lines: both columns scored,
+    the chunks as spans, each written where its name says; a model of one column is refused."""
+    for split in ("train", "test"):
+        lines = [" ".join((chunk, word, pos)) if line.strip() else ""
+                 for line in (FIXTURES / f"{split}.txt").read_text(encoding="utf-8").splitlines()
+                 for word, pos, chunk in [line.split() or ("", "", "")]]
+        (tmp_path / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = ("data=columns", f"data.data_dir={tmp_path}", "data.word_column=1", "data.val_fraction=0.2")
+    out = tmp_path / "run"
+    result = run("train.py", "trainer.max_epochs=2", *data, "data.tag_column={xpos:2,chunk:0}",
+                 f"hydra.run.dir={out}", *SMALL_MODEL)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test/xpos_acc", "test/chunk_acc", "test/span_f1"} <= set(metrics) and span_summary(metrics) in result.stdout
+    # the same sentences and joint tags as CoNLL-2000's [pos,chunk]: the same run, to the last digit
+    conll2000 = tmp_path / "conll2000"
+    run("train.py", "trainer.max_epochs=2", f"data.data_dir={FIXTURES}", "data.val_fraction=0.2",
+        "data.tag_column=[pos,chunk]", f"hydra.run.dir={conll2000}", *SMALL_MODEL)
+    same = json.loads((conll2000 / "metrics.json").read_text())
+    scored = ("test/acc", "test/xpos_acc", "test/chunk_acc", "test/span_f1", "val/acc")
+    assert {k: metrics[k] for k in scored} == {k: same[k] for k in scored}
+    tagger = Tagger.load(metrics["tested_checkpoint"], device="cpu")
+    assert tagger.conllu_column == "xpos+chunk"
+    words = read_conll(FIXTURES / "test.txt")[0][0]
+    tags = tagger.tag(words)
+    conllu = postag_cli("tag", "--ckpt", metrics["tested_checkpoint"], "--format", "conllu",
+                        stdin=" ".join(words).encode()).stdout.decode()
+    rows = [line.split("\t") for line in conllu.splitlines() if line]
+    assert [(r[4], r[9]) for r in rows] == [(t.split()[0], f"Chunk={t.split()[1]}") for t in tags]
+    refused = run("evaluate.py", f"ckpt_path={metrics['tested_checkpoint']}", *data, "data.tag_column=2",
+                  f"hydra.run.dir={tmp_path / 'evaluate'}", check=False)
+    assert refused.returncode != 0 and refused.stderr.strip().splitlines()[-1].endswith(
+        "a model of the xpos+chunk column, but the data asks for xpos (set data.tag_column={xpos:N,chunk:N})")

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from postag.data.tag_columns import CHUNK_COLUMN, JOINT, TAG_SEPARATOR
+from postag.data.tag_columns import CHUNK_COLUMN, COLUMN_FILE_NAMES, JOINT, TAG_SEPARATOR
 from postag.errors import CorpusFormatError
 
 Sentence = tuple[list[str], list[str]]  # (words, tags)
@@ -74,15 +74,33 @@ class ColumnReader(SplitFinder):
     """One token a line in whitespace-separated columns; word and tag at the given columns.
 
     ``columns``: the exact number of columns each line must have (None: at least enough
-    for the word and tag columns). ``layout`` names the columns in error messages.
+    for the word and tag columns). ``layout`` names the columns in error messages. ``names``:
+    what each tag column is (``COLUMN_FILE_NAMES``), where the model writes it in CoNLL-U and
+    spaCy; None: one column of language-specific tags, XPOS.
     """
 
     name = "columns"
     # Where a model trained on these tags writes them in CoNLL-U: language-specific tags go to XPOS.
     conllu_column = "xpos"
 
-    def __init__(self, word_column: int = 0, tag_column: int = 1, columns: int | None = None, layout: str | None = None):
+    def __init__(
+        self,
+        word_column: int = 0,
+        tag_column: int | Sequence[int] = 1,
+        columns: int | None = None,
+        layout: str | None = None,
+        names: Sequence[str] | None = None,
+    ):
         tag_columns = [tag_column] if isinstance(tag_column, int) and not isinstance(tag_column, bool) else tag_column
+        if names is not None:
+            # each tag column's name, checked as a joint tag's are; its values kept as read
+            unknown = [str(name) for name in names if name not in COLUMN_FILE_NAMES]
+            if unknown:
+                raise ValueError(
+                    f"data.tag_column: {', '.join(unknown)} is not a column postag writes from a column file; expected "
+                    f"{', '.join(COLUMN_FILE_NAMES)} (chunk: any B-/I-/O span tags; FEATS and lemmas: data=conllu)"
+                )
+            self.conllu_column = JOINT.join(names)
         for key, value in (("data.word_column", word_column), *(("data.tag_column", c) for c in tag_columns)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{key}={value!r}: expected a column number (0 is the first column)")
@@ -93,10 +111,12 @@ class ColumnReader(SplitFinder):
         self.tag_columns = list(tag_columns)
         self.columns = columns
         needed = max(word_column, *tag_columns) + 1
+        tags_in = (f"tag in column {tag_columns[0]}" if len(tag_columns) == 1
+                   else f"tags in columns {', '.join(map(str, tag_columns))}")
         self.expected = (
             f"{columns} columns '{layout}'" if columns is not None and layout else
             f"{columns} columns" if columns is not None else
-            f"at least {needed} columns (word in column {word_column}, tag in column {tag_column})"
+            f"at least {needed} columns (word in column {word_column}, {tags_in})"
         )
         self.needed = columns if columns is not None else needed
 

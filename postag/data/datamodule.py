@@ -38,7 +38,8 @@ class TaggingDataModule(L.LightningDataModule):
         train_file, dev_file, test_file: explicit split files. With a dev split (given, or
             found in ``data_dir`` when ``train_file`` is not given) validation is the dev
             split; without one, ``val_fraction`` of the training sentences is held out.
-        word_column, tag_column: for ``columns``, the column numbers (0 is the first); for
+        word_column, tag_column: for ``columns``, the column numbers (0 is the first), several tag
+            columns as ``{name: number}`` (``{xpos: 1, chunk: 2}``, ``postag.data.corpus.ColumnReader``); for
             ``conllu``, ``tag_column`` is ``upos``, ``xpos``, ``feats``, ``lemma`` or a joint tag such as
             ``upos+xpos+feats+lemma`` or ``[upos, xpos, feats, lemma]`` (postag.data.tag_columns).
             ``None``: the format's default.

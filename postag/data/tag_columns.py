@@ -14,6 +14,9 @@ from postag.data.lemmas import LEMMA_COLUMN, lemma_of
 CONLLU_TAG_COLUMNS = ("upos", "xpos", "feats", LEMMA_COLUMN)
 # Chunk tags (B-NP, I-NP, O), read from CoNLL-2000, are written to CoNLL-U's MISC as Chunk=B-NP.
 CHUNK_COLUMN = "chunk"
+# The columns a column file's tags can stand for (data=columns), kept as read: FEATS and lemmas
+# need CoNLL-U's checks and lemma rules
+COLUMN_FILE_NAMES = ("upos", "xpos", CHUNK_COLUMN)
 # Every column a model's tags can stand for
 TAG_COLUMN_NAMES = (*CONLLU_TAG_COLUMNS[:-1], CHUNK_COLUMN, LEMMA_COLUMN)
 # A joint tag's column names are joined by JOINT, its values by TAG_SEPARATOR (no UPOS, XPOS or

@@ -5,7 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from postag.training.averaging import DECAY_EXPECTED, valid_decay
-from postag.data.formats import FORMATS
+from postag.data.formats import FORMATS, make_reader
 from postag.errors import ConfigError
 from postag.network.model import ATTENTION_IMPLEMENTATIONS
 
@@ -79,6 +79,7 @@ def validate(cfg: DictConfig) -> None:
             _check(cfg, key, lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
         _check(cfg, "data.min_freq", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+        check_columns_asked(cfg.data)
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
     _check(cfg, "test_checkpoint", lambda v: v in TEST_CHECKPOINTS, " or ".join(TEST_CHECKPOINTS))
@@ -101,6 +102,16 @@ def validate(cfg: DictConfig) -> None:
         check_gpus(cfg.trainer)
         _check(cfg, "trainer.max_epochs", lambda v: v is None or (_is_int(v) and v >= -1), "an integer (-1: no limit)")
         _check(cfg, "trainer.accumulate_grad_batches", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
+
+
+def check_columns_asked(data: DictConfig) -> None:
+    """The format's word and tag columns (``data.tag_column``), checked by building its reader."""
+    columns = {key: OmegaConf.to_object(v) if OmegaConf.is_config(v := data.get(key)) else v
+               for key in ("word_column", "tag_column")}
+    try:
+        make_reader(data.get("format"), **columns)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def check_gpus(trainer: DictConfig) -> None:
