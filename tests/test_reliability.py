@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from conftest import FIXTURES, ROOT, SMALL_MODEL, run
-from postag.data import LengthBucketSampler, read_conll
+from postag.app.tagger import Tagger
+from postag.data import LengthBucketSampler, TaggingDataModule, read_conll
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -189,6 +191,40 @@ def test_evaluation_scores_a_sentence_longer_than_the_models_positions(trained_r
     metrics = json.loads((out / "metrics.json").read_text())
     per_tag = (out / "test_per_tag.md").read_text()
     assert 0.0 <= metrics["test/acc"] <= 1.0 and "| DT | 300 |" in per_tag
+
+
+def test_evaluation_gives_a_sentence_longer_than_the_positions_a_batch_of_its_own():
+    """Windows are planned for a batch's length: a sentence longer than the model's positions is
+    evaluated alone, as Tagger tags it; training batches are not changed."""
+    datamodule = TaggingDataModule(data_dir=str(FIXTURES), val_fraction=0.2, batch_size=4, download=False)
+    datamodule.setup("fit")
+    datamodule.setup("test")
+    lengths = [len(e.words) for e in datamodule.test_set]
+
+    def test_batches(window):
+        net = SimpleNamespace(encoder=SimpleNamespace(window=window))
+        datamodule.trainer = SimpleNamespace(lightning_module=SimpleNamespace(net=net), world_size=1, global_rank=0)
+        return [sorted(lengths[i] for i in batch) for batch in datamodule.test_dataloader().batch_sampler]
+
+    assert sorted(lengths) == [5, 6, 8]
+    assert test_batches(None) == [[5, 6, 8]]
+    assert test_batches(6) == [[8], [5, 6]]
+    assert test_batches(4) == [[8], [6], [5]]
+    assert len(datamodule.train_dataloader().batch_sampler) == len(test_batches(None)) * 2  # 8 sentences, 4 a batch
+
+
+def test_a_model_of_fewer_positions_than_its_sentences_trains_and_scores_as_it_tags(tmp_path):
+    """With 4 positions every sentence runs in windows (the attention maps then draw none): the
+    test accuracy is Tagger's, sentence by sentence, to the last token."""
+    out = tmp_path / "run"
+    run("train.py", "model=pos", "model.max_len=4", "trainer.max_epochs=15", f"data.data_dir={FIXTURES}",
+        "data.val_fraction=0.2", f"hydra.run.dir={out}", *SMALL_MODEL)
+    metrics = json.loads((out / "metrics.json").read_text())
+    sentences = read_conll(FIXTURES / "test.txt")
+    assert min(len(words) for words, _ in sentences) > 4
+    predicted = Tagger.load(metrics["tested_checkpoint"], device="cpu").tag_sentences([w for w, _ in sentences])
+    pairs = [(g, p) for (_, gold), guess in zip(sentences, predicted) for g, p in zip(gold, guess)]
+    assert metrics["test/acc"] == pytest.approx(sum(g == p for g, p in pairs) / len(pairs), abs=1e-7)
 
 
 def test_train_with_a_missing_ckpt_path(tmp_path):

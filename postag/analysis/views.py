@@ -90,9 +90,12 @@ class AttentionMaps(ValidationView):
         self.sentences, self.min_words, self.max_words = sentences, min_words, max_words
 
     def chosen(self, trainer: Trainer) -> list[int]:
-        """The first validation sentences of min_words to max_words words: the same at every validation."""
+        """The first validation sentences of min_words to max_words words, and no longer than the
+        model's positions (a longer one runs in windows, without one map): the same at every validation."""
         val = trainer.datamodule.sentences.get("val", [])
-        ids = [i for i, (words, _) in enumerate(val) if self.min_words <= len(words) <= self.max_words]
+        window = trainer.lightning_module.net.encoder.window
+        longest = self.max_words if window is None else min(self.max_words, window)
+        ids = [i for i, (words, _) in enumerate(val) if self.min_words <= len(words) <= longest]
         return ids[: self.sentences]
 
     @torch.no_grad()

@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 MAX_UNSEEN_TAG_SHARE = 0.5
 
 
+def model_window(trainer) -> int | None:
+    """The positions of the model a trainer evaluates (``Transformer.window``), past which a
+    sentence is scored in windows planned for its batch's length: evaluation then gives such a
+    sentence a batch of its own, as ``Tagger`` does, so that it is scored as it is tagged."""
+    net = getattr(getattr(trainer, "lightning_module", None), "net", None)
+    return getattr(getattr(net, "encoder", None), "window", None)
+
+
 class TaggingDataModule(L.LightningDataModule):
     """Part-of-speech tagging data: vocabularies from the training split, then padded batches.
 
@@ -236,6 +244,7 @@ class TaggingDataModule(L.LightningDataModule):
             seed=seed,
             num_replicas=replicas,
             rank=rank,
+            window=None if shuffle else model_window(trainer),
         )
         return DataLoader(dataset, batch_sampler=sampler, **common)
 
