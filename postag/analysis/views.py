@@ -16,6 +16,7 @@ from lightning import Callback, LightningModule, Trainer
 
 from postag.analysis.attention import OffsetProfile, position_similarity
 from postag.data import collate
+from postag.data.datamodule import model_window
 from postag.analysis.figures import attention_figure, confusion_figure, offset_figure, per_tag_figure, similarity_figure
 from postag.analysis.report import UNSEEN_TAGS
 
@@ -93,7 +94,7 @@ class AttentionMaps(ValidationView):
         """The first validation sentences of min_words to max_words words, and no longer than the
         model's positions (a longer one runs in windows, without one map): the same at every validation."""
         val = trainer.datamodule.sentences.get("val", [])
-        window = trainer.lightning_module.net.encoder.window
+        window = model_window(trainer)
         longest = self.max_words if window is None else min(self.max_words, window)
         ids = [i for i, (words, _) in enumerate(val) if self.min_words <= len(words) <= longest]
         return ids[: self.sentences]

@@ -93,7 +93,7 @@ class ColumnReader(SplitFinder):
     ):
         tag_columns = [tag_column] if isinstance(tag_column, int) and not isinstance(tag_column, bool) else tag_column
         if names is not None:
-            # each tag column's name, checked as a joint tag's are; its values kept as read
+            # each tag column's name: where the model writes its values in CoNLL-U and spaCy
             unknown = [str(name) for name in names if name not in COLUMN_FILE_NAMES]
             if unknown:
                 raise ValueError(
