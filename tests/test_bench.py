@@ -180,3 +180,26 @@ def test_profile_step_times_the_phases_of_train_pys_own_steps(tmp_path):
     operators = [line for line in report.splitlines() if line.startswith("| aten::") or line.startswith("| Optimizer")]
     assert 1 <= len(operators) <= 5
     assert "Host reads of tensor values, per step: `aten::item`" in report
+
+
+def test_span_decoding_scores_a_chunkers_tags_both_ways_and_the_decoders_as_evaluation_does(tmp_path, capsys):
+    import json
+
+    import span_decoding
+
+    from conftest import FIXTURES, SMALL_MODEL, run
+
+    out = tmp_path / "run"
+    run("train.py", "trainer.max_epochs=1", "data.tag_column=[pos,chunk]", f"data.data_dir={FIXTURES}",
+        "data.val_fraction=0.2", "test_checkpoint=last", f"hydra.run.dir={out}", *SMALL_MODEL)
+    metrics = json.loads((out / "metrics.json").read_text())
+    ckpt = str(out / "checkpoints" / "last.ckpt")
+    assert span_decoding.main([str(FIXTURES / "test.txt"), ckpt]) == 0
+    table = [line.split(" | ") for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[1] for row in table] == list(span_decoding.DECODINGS)
+    token, decoded = table
+    assert int(token[5]) >= 0 and int(decoded[5]) == 0
+    assert float(decoded[2]) == pytest.approx(100 * metrics["test/span_f1"], abs=0.006)
+    assert decoded[6] == f"{100 * metrics['test/xpos_acc']:.2f} / {100 * metrics['test/chunk_acc']:.2f}"
+    with pytest.raises(SystemExit, match="with no column of span tags"):
+        span_decoding.main([str(FIXTURES / "test.txt"), str(ROOT / "tests" / "fixtures" / "checkpoint-8dd5c96.ckpt"), "--tag-column", "pos"])

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import venv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch
 
 from conftest import FIXTURES, ROOT
 from postag.app.tagger import Tagger
-from postag.data import Vocabularies, read_conll
+from postag.data import Vocabularies, make_reader, read_conll
+from postag.data.span_tags import continues
 from postag.network.tagging import TaggingNetwork, data_arguments
 from postag.errors import InputError
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
@@ -149,3 +151,21 @@ def test_the_runtime_runs_where_torch_is_not_installed(trained_run, tmp_path):
         " ".join(f"{w}/{t}" for w, t in zip(words, tags)) + "\n" for words, tags in zip(TEST, expected)
     )
     assert Path(tmp_path / "model" / SETTINGS_FILE).stat().st_size > 0
+
+
+def test_the_runtime_and_the_tagger_keep_chunks_opening_with_b_windows_included(tmp_path):
+    train = make_reader("conll2000", tag_column="chunk").read(FIXTURES / "train.txt")
+    torch.manual_seed(0)
+    vocab = Vocabularies.from_training(train, train, min_freq=1, conllu_column="chunk")
+    assert vocab.spans_open_with_b
+    net = TaggingNetwork(**data_arguments(vocab), hidden_n=16, n=1, h=2, positional=True, max_len=8).eval()
+    with torch.no_grad():  # I-NP the best tag of every token: ill-formed wherever a sentence opens
+        net.head.bias[vocab.tags.stoi["I-NP"]] += 5.0
+    export_network(net, vocab, tmp_path)
+    sentences = [*TEST, [w for words in TEST for w in words]]  # the last one in windows of 8
+    tagged = Tagger(net, vocab).tag_sentences(sentences)
+    assert all(continues(previous, tag) for tags in tagged for previous, tag in zip(["O", *tags], tags))
+    assert sum(tag == "I-NP" for tags in tagged for tag in tags) > len(sentences)  # decoded, not replaced
+    assert OnnxTagger.load(tmp_path).tag_sentences(sentences) == tagged
+    token_by_token = Tagger(net, replace(vocab, spans_open_with_b=False)).tag_sentences(sentences)
+    assert [tags[0] for tags in token_by_token] == ["I-NP"] * len(sentences)

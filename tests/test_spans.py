@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from conftest import FIXTURES, SMALL_MODEL, exported_and_spacy_tags, postag_cli, run
-from postag.analysis.spans import SpanF1, is_span_tagging, scores, span_column_names, span_counts, span_summary, spans, spans_per_type
+from postag.analysis.spans import SpanF1, scores, span_counts, span_summary, spans, spans_per_type
+from postag.data.span_tags import continues, is_span_tagging, span_column_names
 from postag.analysis.column_scores import column_per_tag
 from postag.analysis.error_analysis import Token
 from postag.app.tagger import Tagger
@@ -147,8 +148,8 @@ def test_the_span_column_of_a_joint_tag_is_the_one_scored_as_spans():
 
 
 def test_pos_and_chunks_train_as_one_model(tmp_path):
-    """data.tag_column=[pos,chunk]: each column scored, the chunks as spans, and every output
-    (tsv, inline, CoNLL-U's XPOS and MISC, spaCy) gives both."""
+    """data.tag_column=[pos,chunk]: each column scored, the chunks as spans, every span opened with
+    B as in training, and every output (tsv, inline, CoNLL-U's XPOS and MISC, spaCy) gives both."""
     out = tmp_path / "run"
     result = run("train.py", "trainer.max_epochs=3", "data.tag_column=[pos,chunk]", f"data.data_dir={FIXTURES}",
                  "data.val_fraction=0.2", f"hydra.run.dir={out}", *SMALL_MODEL)
@@ -157,6 +158,8 @@ def test_pos_and_chunks_train_as_one_model(tmp_path):
     ckpt = out / "checkpoints" / "last.ckpt"
     tagger = Tagger.load(metrics["tested_checkpoint"], device="cpu")
     predicted = tagger.tag_sentences([words for words, _ in sentences])
+    assert tagger.vocab.spans_open_with_b  # the fixture's chunks are IOB2
+    assert all(continues(previous.split()[1], tag.split()[1]) for tags in predicted for previous, tag in zip(["_ O", *tags], tags))
     gold = make_reader("conll2000", tag_column="pos+chunk").read(FIXTURES / "test.txt")
     counts = sum((span_counts([t.split()[1] for t in tags], [t.split()[1] for t in guess])
                   for (_, tags), guess in zip(gold, predicted)), Counter())

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from postag.analysis.error_analysis import Token
 from postag.analysis.report import tag_row
-from postag.analysis.spans import span_column, spans_per_type
+from postag.analysis.spans import spans_per_type
+from postag.data.span_tags import span_column
 from postag.data.corpus import Sentence
 from postag.data.lemmas import LEMMA_COLUMN
 from postag.data.tag_columns import JOINT, joint_values, outputs, tag_column_names

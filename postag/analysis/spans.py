@@ -1,16 +1,16 @@
 """Span scores of chunk or entity tags (B-NP, I-NP, O), as CoNLL's ``conlleval`` reads them.
 
-A tag is a prefix and a type (``B-NP``: B and NP; ``O``: outside any span). A span starts at a
-B after B, I or O; at an I or E after O (a sentence starts as if after an O); at an E or I after
-an E; and wherever the type changes. It ends before a B or an O that follows B or I, before
-an E, I or O that follows an E, and where the type changes (a sentence ends as if an O
-followed). So an ill-formed sequence (``O I-NP``) still makes spans, the way conlleval counts them. A predicted span is correct when a gold span has the same
+A tag is a prefix and a type (``B-NP``: B and NP; ``O``: outside any span;
+postag.data.span_tags). A span starts at a B after B, I or O; at an I or E after O (a sentence
+starts as if after an O); at an E or I after an E; and wherever the type changes. It ends before
+a B or an O that follows B or I, before an E, I or O that follows an E, and where the type
+changes (a sentence ends as if an O followed). So an ill-formed sequence (``O I-NP``) still makes
+spans, the way conlleval counts them. A predicted span is correct when a gold span has the same
 start, end and type; precision, recall and F1 follow, over all types and for each.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import groupby
@@ -19,35 +19,10 @@ import torch
 from torchmetrics import Metric
 
 from postag.analysis.report import tag_row
+from postag.data.span_tags import split_tag
 from postag.data.tag_columns import joint_values
 
-_SPAN_TAG = re.compile(r"[BIE]-\S+")
 Span = tuple[int, int, str]  # first token, last token, type
-
-
-def is_span_tagging(tag_names: Iterable[str]) -> bool:
-    """True for a tag set of spans: every tag O or prefix-type (B-NP, I-NP, E-NP), and some span tags."""
-    names = list(tag_names)
-    return any(name != "O" for name in names) and all(name == "O" or _SPAN_TAG.fullmatch(name) for name in names)
-
-
-def span_column(tag_names: Sequence[str], columns: int = 1) -> int | None:
-    """The first column of ``columns``-column (joint) tags whose values are span tags, else None."""
-    for column in range(columns):
-        if is_span_tagging([joint_values(name, columns)[column] for name in tag_names]):
-            return column
-    return None
-
-
-def span_column_names(tag_names: Sequence[str], columns: int = 1) -> list[str] | None:
-    """Each tag's value in its span column (``span_column``), in the tags' order; None without one."""
-    column = span_column(tag_names, columns)
-    return None if column is None else [joint_values(name, columns)[column] for name in tag_names]
-
-
-def _split(tag: str) -> tuple[str, str]:
-    prefix, _, kind = tag.partition("-")
-    return (prefix, kind) if kind else ("O", "")
 
 
 # (previous prefix, prefix) pairs that start and end a span whatever the types, as conlleval has them
@@ -68,7 +43,7 @@ def spans(tags: Sequence[str]) -> set[Span]:
     found: set[Span] = set()
     previous, previous_kind, start = "O", "", None
     for i, tag in enumerate([*tags, "O"]):  # a sentence ends as if an O followed
-        prefix, kind = _split(tag)
+        prefix, kind = split_tag(tag)
         if start is not None and _ends(previous, previous_kind, prefix, kind):
             found.add((start, i - 1, previous_kind))
             start = None

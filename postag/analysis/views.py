@@ -108,7 +108,7 @@ class AttentionMaps(ValidationView):
             words, gold = datamodule.sentences["val"][i]
             batch = collate([datamodule.val_set[i]]).to(module.device)
             scores, weights = module.net.forward_with_attention(batch)
-            predicted = [module.tag_names[t] for t in scores[0].argmax(-1).tolist()]
+            predicted = [module.tag_names[t] for t in module.best_tags(scores, batch.mask)[0].tolist()]
             rows = [f"{w} {g}" if g == p else f"{w} {g}>{p}" for w, g, p in zip(words, gold, predicted)]
             title = f"validation sentence {i + 1}, step {trainer.global_step} (rows: word, gold, >predicted if wrong)"
             maps = torch.stack([w[0] for w in weights])  # (n, h, S, S)

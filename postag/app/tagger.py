@@ -13,7 +13,8 @@ from postag.data.buckets import BATCH_SIZE, MAX_TOKENS
 from postag.data.corpus import Sentence
 from postag.data.tag_columns import outputs
 from postag.data import Batch, LengthBucketSampler, Vocabularies
-from postag.network.tagging import TaggingNetwork
+from postag.network.span_decoder import span_decoder
+from postag.network.tagging import TaggingNetwork, best_tags
 from postag.network.word_cache import KnownWordFeatures
 from postag.training.checkpoint_file import load_network
 
@@ -54,6 +55,7 @@ class Tagger:
         self.vocab = vocab.for_fields(self.model.record_fields())
         # Known words' features worked out once, not again in every batch they appear in
         self._word_features = KnownWordFeatures(len(self.vocab.words))
+        self._span_decoder = span_decoder(vocab.tags.itos, vocab.conllu_column, vocab.spans_open_with_b)
         self.batch_size = batch_size
         self.max_tokens = max_tokens  # None: batches of batch_size sentences only
         # bf16 autocast: faster on CPUs with bf16 instructions (docs/benchmarks.md)
@@ -108,9 +110,10 @@ class Tagger:
         for batch_ids in batches:
             ids = [real[j] for j in batch_ids]
             batch = self.vocab.encode_batch([sentences[i] for i in ids])
+            batch = self._to_device(batch)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                scores = self.model(self._to_device(batch), features=self._word_features)  # (B, S, T)
-                best = scores.argmax(dim=-1).tolist()  # (B, S)
+                scores = self.model(batch, features=self._word_features)  # (B, S, T)
+            best = best_tags(scores, batch.mask, self._span_decoder).tolist()  # (B, S)
             for row, i in zip(best, ids):
                 tags = [self.vocab.tags.itos[t] for t in row[: len(sentences[i])]]
                 results[i] = outputs(sentences[i], tags, self.conllu_column)
@@ -130,7 +133,7 @@ class Tagger:
         best = [[(names[i], p) for i, p in zip(*row)] for row in zip(ids.tolist(), values.tolist())]
         return Explanation(
             words=list(words),
-            tags=[row[0][0] for row in best],
+            tags=[names[t] for t in best_tags(scores, batch.mask, self._span_decoder)[0].tolist()],
             top=best,
             attention=torch.stack([w[0] for w in weights]).float().cpu(),  # (n, h, S, S)
         )

@@ -12,7 +12,9 @@ import torch
 
 from postag.data.batching import IGNORE_INDEX, Batch, Example, to_longest_word
 from postag.data.corpus import Sentence
+from postag.data import span_tags
 from postag.data.features import affixes, suffix
+from postag.data.tag_columns import tag_column_names
 from postag.data.records import (
     AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_FIELDS, RECORD_WIDTH, UNK_ID, word_record,
 )
@@ -107,6 +109,9 @@ class Vocabularies:
     conllu_column: str = "xpos"
     # Record fields left at padding (0), unworked: those the model reading the records never looks at
     unread: frozenset[str] = frozenset()
+    # The training tags' spans, if any, all open with B (postag.data.span_tags.spans_open_with_b):
+    # the tagger then keeps its tags so (postag.network.span_decoder)
+    spans_open_with_b: bool = False
 
     @classmethod
     def from_training(
@@ -122,10 +127,15 @@ class Vocabularies:
             Vocabulary.for_affixes(train),
             Vocabulary.for_norms(train, min_freq),
             conllu_column,
+            spans_open_with_b=span_tags.spans_open_with_b([tags for _, tags in train_split], len(tag_column_names(conllu_column))),
         )
 
     def state_dict(self) -> dict:
-        return {**{name: list(getattr(self, name).itos) for name in VOCABULARIES}, "conllu_column": self.conllu_column}
+        return {
+            **{name: list(getattr(self, name).itos) for name in VOCABULARIES},
+            "conllu_column": self.conllu_column,
+            "spans_open_with_b": self.spans_open_with_b,
+        }
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Vocabularies:
@@ -135,6 +145,7 @@ class Vocabularies:
                 for name in VOCABULARIES
             ),
             conllu_column=state.get("conllu_column", "xpos"),
+            spans_open_with_b=state.get("spans_open_with_b", False),
         )
 
     def for_fields(self, fields: Iterable[str]) -> Vocabularies:

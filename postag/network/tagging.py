@@ -17,9 +17,19 @@ from postag.data import N_SHAPES, Batch, Vocabularies
 from postag.data.tag_columns import tag_column_names
 from postag.errors import SequenceTooLongError
 from postag.network.model import Transformer
+from postag.network.span_decoder import SpanDecoder
 from postag.network.tag_head import ColumnsHead, tag_head
 from postag.network.windows import windowed
 from postag.network.word_features import WordFeatures
+
+def best_tags(scores: torch.Tensor, mask: torch.Tensor, decoder: SpanDecoder | None = None) -> torch.Tensor:
+    """The tag ids (B, S) of tag scores (B, S, T): each token's highest, or with a span decoder
+    the best sequence whose spans open as the training tags' did."""
+    if decoder is None:
+        return scores.argmax(dim=-1)
+    lengths = mask.sum(dim=1).cpu().numpy()
+    return torch.from_numpy(decoder.best(scores.float().cpu().numpy(), lengths)).to(scores.device)
+
 
 # TaggingNetwork's arguments that the data sets, each the size of one vocabulary
 VOCABULARY_SIZES = {

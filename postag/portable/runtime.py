@@ -21,6 +21,7 @@ from postag.data.tag_columns import outputs
 from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.errors import InputError
+from postag.network.span_decoder import span_decoder
 from postag.network.window_plan import window_plan
 
 # Encoded words kept for reuse; emptied when full, so that no input can grow it without bound.
@@ -45,6 +46,7 @@ class OnnxTagger:
         vocabularies = settings["vocabularies"]
         self.tag_names: list[str] = vocabularies["tags"]
         self.conllu_column: str = vocabularies.get("conllu_column", "xpos")
+        self._span_decoder = span_decoder(self.tag_names, self.conllu_column, vocabularies.get("spans_open_with_b", False))
         self._lookups = {name: {s: i for i, s in enumerate(items)} for name, items in vocabularies.items()
                          if isinstance(items, list)}
         self._unread = frozenset(settings["unread"])
@@ -135,7 +137,7 @@ class OnnxTagger:
             fields["char_index"] = index
             fields["char_slots"] = slots[:, : real.sum(1).max()]  # (U, L)
         if self.max_len is None or longest <= self.max_len:
-            return self._run(fields).argmax(-1)
+            return self._best_tags(self._run(fields), mask)
         # Windows of max_len tokens, run as the rows of one batch; each token read from its own.
         plan = window_plan(longest, self.max_len)
         columns = np.array(plan.columns())  # (K, L)
@@ -148,7 +150,13 @@ class OnnxTagger:
             windows[name] = np.swapaxes(value[:, columns], 0, 1).reshape(-1, self.max_len, *value.shape[2:])
         scores = self._run(windows)  # (K * B, L, T)
         scores = scores.reshape(plan.count, len(sentences), self.max_len, -1)  # (K, B, L, T)
-        return scores[plan.owner, :, plan.offset].swapaxes(0, 1).argmax(-1)  # (B, S)
+        return self._best_tags(scores[plan.owner, :, plan.offset].swapaxes(0, 1), mask)  # (B, S)
+
+    def _best_tags(self, scores: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Tag ids (B, S) of tag scores (B, S, T), as ``postag.network.tagging.best_tags`` picks them."""
+        if self._span_decoder is None:
+            return scores.argmax(-1)
+        return self._span_decoder.best(scores, mask.sum(axis=1))
 
     def _run(self, fields: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, {name: np.ascontiguousarray(fields[name]) for name in self.inputs})[0]

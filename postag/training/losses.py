@@ -87,7 +87,7 @@ class TaggingLoss:
     def __call__(
         self, net: TaggingNetwork, batch: Batch, training: bool, teacher: TaggingNetwork | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(the loss, the network's predicted tags (B, S)) of one batch."""
+        """(the loss, the taggers' combined tag scores (B, S, T)) of one batch."""
         # Padded positions carry IGNORE_INDEX and are skipped, and so are gold tags the training
         # data never had (the label past the head), which no logit can stand for: the accuracies
         # count those as wrong.
@@ -131,4 +131,4 @@ class TaggingLoss:
                 for loss, values in zip(losses, columns)
             ]
         # Each tagger learns from its own loss; the mean keeps the loss on one tagger's scale.
-        return torch.stack(losses).mean(), net.combine(member_logits).argmax(dim=-1)
+        return torch.stack(losses).mean(), net.combine(member_logits)

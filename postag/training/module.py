@@ -11,9 +11,11 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from postag.analysis.report import UNSEEN_TAGS, per_tag_rows
-from postag.analysis.spans import SpanF1, span_column_names
+from postag.analysis.spans import SpanF1
+from postag.data.span_tags import span_column_names
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, UNK_ID, Batch, Vocabularies
-from postag.network.tagging import TaggingNetwork
+from postag.network.span_decoder import span_decoder
+from postag.network.tagging import TaggingNetwork, best_tags
 from postag.training.checkpoint_file import NET, NETWORK_PARTS
 from postag.training.losses import TaggingLoss
 
@@ -61,7 +63,7 @@ class TaggerModule(L.LightningModule):
         self.tag_names = net.tag_names
         # The vocabularies the network reads and writes; saved with every checkpoint (on_save_checkpoint),
         # set by whoever builds the module from data (postag.training.build.build_model) or loads it.
-        self.vocab: Vocabularies | None = None
+        self.vocab = None
         # model.teacher: a trained network whose probabilities the loss also learns from
         # (attach_teacher). Held in a tuple so that its weights never join this module's parameters
         # or checkpoints; only its path is a hyperparameter.
@@ -128,9 +130,28 @@ class TaggerModule(L.LightningModule):
     def forward(self, batch: Batch) -> torch.Tensor:
         return self.net(batch)  # (B, S, T)
 
+    @property
+    def vocab(self) -> Vocabularies | None:
+        return self._vocab
+
+    @vocab.setter
+    def vocab(self, vocab: Vocabularies | None) -> None:
+        self._vocab = vocab
+        # Evaluation scores the tags that tagging gives: spans kept opening as in training, where they did
+        self._span_decoder = None if vocab is None else span_decoder(
+            vocab.tags.itos, vocab.conllu_column, vocab.spans_open_with_b
+        )
+
+    def best_tags(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The predicted tags (B, S) of tag scores (B, S, T): token by token while training (train/acc),
+        as tagging decodes them otherwise."""
+        return best_tags(scores, mask, None if self.training else self._span_decoder)
+
     def model_step(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the loss, the predicted tags (B, S)) of a batch."""
         teacher = self._teacher[0] if self._teacher else None
-        return self.loss(self.net, batch, self.training, teacher)
+        loss, scores = self.loss(self.net, batch, self.training, teacher)
+        return loss, self.best_tags(scores, batch.mask)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, preds = self.model_step(batch)
