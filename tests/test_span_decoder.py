@@ -82,7 +82,7 @@ def test_best_tags_decodes_torch_scores_on_their_device_and_argmaxes_without_a_d
         ([["DT B-NP", "NN I-NP"], ["IN O"]], 2, True),  # the span column of a joint tag
         ([["DT O", "NN I-NP"]], 2, False),
         ([["NN", "VB"]], 1, False),  # no spans
-        ([["B-NP", "E-NP", "O"]], 1, True),  # IOE... closed by E
+        ([["B-NP", "E-NP", "O"]], 1, True),  # an E closing the span its B opened
     ],
 )
 def test_spans_open_with_b_reads_the_training_tags(sentences, columns, expected):

@@ -57,7 +57,7 @@ def continues(previous: str, tag: str) -> bool:
 
 def spans_open_with_b(sentences: Iterable[Sequence[str]], columns: int = 1) -> bool:
     """True when the span tags of ``sentences`` (each a list of tags; the span column of
-    ``columns``-column joint tags) open every span with B (IOB2, IOBES), so that a tagger can be
+    ``columns``-column joint tags) open every span with B (IOB2), so that a tagger can be
     kept to that; False for a tag set without spans, or where an I or E opens a span (IOB1)."""
     sentences = [list(tags) for tags in sentences]
     column = span_column(sorted({tag for tags in sentences for tag in tags}), columns)

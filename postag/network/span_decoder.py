@@ -1,4 +1,4 @@
-"""The best tags of sentences whose span tags open every span with B (IOB2, IOBES).
+"""The best tags of sentences whose span tags open every span with B (IOB2).
 
 A tagger scores each token's tags on its own, so its best tag of each token can make a sequence
 its training data never had: ``O I-NP``, which conlleval reads as a span that opens with I. Where
