@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from postag.data.tag_columns import CHUNK_COLUMN, COLUMN_FILE_NAMES, JOINT, TAG_SEPARATOR
+from postag.data.tag_columns import CHUNK_COLUMN, COLUMN_FILE_NAMES, DEFAULT_TAG_COLUMN, JOINT, TAG_SEPARATOR
 from postag.errors import CorpusFormatError
 
 Sentence = tuple[list[str], list[str]]  # (words, tags)
@@ -81,7 +81,7 @@ class ColumnReader(SplitFinder):
 
     name = "columns"
     # Where a model trained on these tags writes them in CoNLL-U: language-specific tags go to XPOS.
-    conllu_column = "xpos"
+    conllu_column = DEFAULT_TAG_COLUMN
 
     def __init__(
         self,

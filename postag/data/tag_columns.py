@@ -19,6 +19,10 @@ CHUNK_COLUMN = "chunk"
 COLUMN_FILE_NAMES = ("upos", "xpos", CHUNK_COLUMN)
 # Every column a model's tags can stand for
 TAG_COLUMN_NAMES = (*CONLLU_TAG_COLUMNS[:-1], CHUNK_COLUMN, LEMMA_COLUMN)
+# A model's column when nothing names one (vocabularies saved before they kept it): language-specific tags
+DEFAULT_TAG_COLUMN = "xpos"
+# How saved vocabularies (a checkpoint's, an export's) read the keys added after the first ones
+SAVED_LATER_DEFAULTS = {"conllu_column": DEFAULT_TAG_COLUMN, "spans_open_with_b": False}
 # A joint tag's column names are joined by JOINT, its values by TAG_SEPARATOR (no UPOS, XPOS or
 # FEATS value holds a space; a lemma can, so it comes last, where splitting leaves it whole).
 JOINT, TAG_SEPARATOR = "+", " "

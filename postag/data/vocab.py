@@ -14,7 +14,7 @@ from postag.data.batching import IGNORE_INDEX, Batch, Example, to_longest_word
 from postag.data.corpus import Sentence
 from postag.data import span_tags
 from postag.data.features import affixes, suffix
-from postag.data.tag_columns import tag_column_names
+from postag.data.tag_columns import DEFAULT_TAG_COLUMN, SAVED_LATER_DEFAULTS, tag_column_names
 from postag.data.records import (
     AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_FIELDS, RECORD_WIDTH, UNK_ID, word_record,
 )
@@ -106,7 +106,7 @@ class Vocabularies:
     suffixes: Vocabulary
     affixes: Vocabulary
     norms: Vocabulary
-    conllu_column: str = "xpos"
+    conllu_column: str = DEFAULT_TAG_COLUMN
     # Record fields left at padding (0), unworked: those the model reading the records never looks at
     unread: frozenset[str] = frozenset()
     # The training tags' spans, if any, all open with B (postag.data.span_tags.spans_open_with_b):
@@ -115,7 +115,7 @@ class Vocabularies:
 
     @classmethod
     def from_training(
-        cls, train: list[Sentence], train_split: list[Sentence], min_freq: int, conllu_column: str = "xpos"
+        cls, train: list[Sentence], train_split: list[Sentence], min_freq: int, conllu_column: str = DEFAULT_TAG_COLUMN
     ) -> Vocabularies:
         # Words, characters and suffixes from the sentences trained on; the tag set
         # (the label space) from the whole training file.
@@ -139,13 +139,14 @@ class Vocabularies:
 
     @classmethod
     def from_state_dict(cls, state: dict) -> Vocabularies:
+        state = {**SAVED_LATER_DEFAULTS, **state}
         return cls(
             *(
                 Vocabulary(state[name] if name in state or name not in ADDED_LATER else [], unk=name != "tags")
                 for name in VOCABULARIES
             ),
-            conllu_column=state.get("conllu_column", "xpos"),
-            spans_open_with_b=state.get("spans_open_with_b", False),
+            conllu_column=state["conllu_column"],
+            spans_open_with_b=state["spans_open_with_b"],
         )
 
     def for_fields(self, fields: Iterable[str]) -> Vocabularies:

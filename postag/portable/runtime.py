@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from postag.data.buckets import BATCH_SIZE, MAX_TOKENS, longest_first
-from postag.data.tag_columns import outputs
+from postag.data.tag_columns import SAVED_LATER_DEFAULTS, outputs
 from postag.data.records import AFFIXES_FROM, CHARS_FROM, NORMS_FROM, PAD_ID, RECORD, RECORD_WIDTH, word_record
 from postag.portable import FORMAT_VERSION, MODEL_FILE, SETTINGS_FILE
 from postag.errors import InputError
@@ -43,10 +43,10 @@ class OnnxTagger:
         settings = json.loads(settings_file.read_text(encoding="utf-8"))
         if settings.get("format") != FORMAT_VERSION:
             raise InputError(f"{settings_file}: format {settings.get('format')!r}, expected {FORMAT_VERSION} (export the checkpoint again with `postag export`)")
-        vocabularies = settings["vocabularies"]
+        vocabularies = {**SAVED_LATER_DEFAULTS, **settings["vocabularies"]}
         self.tag_names: list[str] = vocabularies["tags"]
-        self.conllu_column: str = vocabularies.get("conllu_column", "xpos")
-        self._span_decoder = span_decoder(self.tag_names, self.conllu_column, vocabularies.get("spans_open_with_b", False))
+        self.conllu_column: str = vocabularies["conllu_column"]
+        self._span_decoder = span_decoder(self.tag_names, self.conllu_column, vocabularies["spans_open_with_b"])
         self._lookups = {name: {s: i for i, s in enumerate(items)} for name, items in vocabularies.items()
                          if isinstance(items, list)}
         self._unread = frozenset(settings["unread"])
