@@ -47,6 +47,16 @@ def assert_no_results(run_dir):
         (["model.dropout=1.0"], "postag: error: model.dropout=1.0: expected a number in [0, 1)"),
         (["model.dropout=-0.1"], "postag: error: model.dropout=-0.1: expected a number in [0, 1)"),
         (["model.adversarial=-0.5"], "postag: error: model.adversarial=-0.5: expected 0 (off) or a positive number"),
+        (
+            ["model.column_weight=[1,-1]"],
+            "postag: error: model.column_weight=[1, -1]: expected 0 (off), a positive number, "
+            "or a list of one such number per column of data.tag_column",
+        ),
+        (
+            ["model.column_weight=[1,0.5]"],
+            "postag: error: model.column_weight=[1, 0.5] lists 2 weights for data.tag_column='pos' of 1 column(s); "
+            "expected one per column, or a single number",
+        ),
         (["data.batch_size=0"], "postag: error: data.batch_size=0: expected an integer of at least 1"),
         (
             ["data.unk_hide_spelling=-1"],

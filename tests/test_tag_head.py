@@ -59,12 +59,17 @@ def _module(vocab, **kwargs):
     return tagger_module(**{**settings, **kwargs})
 
 
-@pytest.mark.parametrize("ensemble,max_len", [(1, 256), (2, 4)])  # one tagger; two, in windows of long sentences
-def test_the_loss_adds_each_columns_cross_entropy_at_column_weight(ensemble, max_len):
+@pytest.mark.parametrize(
+    "ensemble,max_len,column_weight",
+    # one tagger; two, in windows of long sentences; a weight of its own for each column
+    [(1, 256, 0.7), (2, 4, 0.7), (1, 256, [0.7, 0.2])],
+)
+def test_the_loss_adds_each_columns_cross_entropy_at_column_weight(ensemble, max_len, column_weight):
     torch.manual_seed(0)
     vocab = Vocabularies.from_training(TRAIN, TRAIN, min_freq=1)
     batch = collate([vocab.encode(w, t) for w, t in TRAIN])
-    model = _module(vocab, joint_head="columns", column_weight=0.7, ensemble=ensemble, positional=True, max_len=max_len)
+    model = _module(vocab, joint_head="columns", column_weight=column_weight, ensemble=ensemble, positional=True, max_len=max_len)
+    weights = column_weight if isinstance(column_weight, list) else [column_weight] * 2
     loss, preds = model.train().model_step(batch)
     assert preds.shape == batch.tokens.shape
 
@@ -78,8 +83,12 @@ def test_the_loss_adds_each_columns_cross_entropy_at_column_weight(ensemble, max
     by_hand = []
     for values in columns:
         assert [v.shape[-1] for v in values] == [len(v) for v in model.net.head.values]
-        by_hand.append(sum(F.cross_entropy(v.flatten(0, 1), t.flatten(), ignore_index=IGNORE_INDEX) for v, t in zip(values, targets)))
-    torch.testing.assert_close(loss, (plain + 0.7 * torch.stack(by_hand)).mean())
+        by_hand.append(sum(
+            w * F.cross_entropy(v.flatten(0, 1), t.flatten(), ignore_index=IGNORE_INDEX)
+            for w, v, t in zip(weights, values, targets)
+        ))
+    torch.testing.assert_close(loss, (plain + torch.stack(by_hand)).mean())
+    assert model.hparams.column_weight == column_weight  # a plain value, as the checkpoint keeps it
     # validation and test score the joint cross-entropy alone
     torch.testing.assert_close(model.eval().model_step(batch)[0], plain.mean())
 
@@ -95,5 +104,13 @@ def test_column_weight_leaves_a_one_column_model_as_it_was():
     weighted = _module(vocab, tag_columns=1, joint_head="columns", column_weight=0.7)
     assert [n for n, _ in plain.named_parameters()] == [n for n, _ in weighted.named_parameters()]
     torch.testing.assert_close(plain.train().model_step(batch)[0], weighted.train().model_step(batch)[0])
-    with pytest.raises(ValueError, match=r"model.column_weight must be 0 \(off\) or positive, got -1"):
+    with pytest.raises(ValueError, match=r"model.column_weight must be 0 \(off\), a positive number or a list of one per column, got -1"):
         _module(vocab, tag_columns=1, column_weight=-1.0)
+
+
+def test_a_list_of_column_weights_names_one_per_column():
+    vocab = Vocabularies.from_training(TRAIN, TRAIN, min_freq=1)
+    with pytest.raises(ValueError, match="model.column_weight lists 3 weights for a tag of 2 columns"):
+        _module(vocab, joint_head="columns", column_weight=[1.0, 0.5, 0.5])
+    with pytest.raises(ValueError, match=r"must be 0 \(off\), a positive number or a list of one per column, got \[1.0, -0.5\]"):
+        _module(vocab, joint_head="columns", column_weight=[1.0, -0.5])

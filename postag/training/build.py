@@ -56,6 +56,7 @@ def module_of(net: TaggingNetwork, **settings) -> TaggerModule:
     network's own settings, where given (a checkpoint's), are those it was built with."""
     settings = {k: v for k, v in settings.items() if k not in NETWORK_SETTINGS}
     loss = TaggingLoss(**{k: settings.pop(k) for k in LOSS_SETTINGS if k in settings})
+    loss.column_weights(net.settings["tag_columns"])  # a list of weights, one per column: fails here, not in training
     return TaggerModule(net, loss, **settings)
 
 

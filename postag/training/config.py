@@ -6,6 +6,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from postag.training.averaging import DECAY_EXPECTED, valid_decay
 from postag.data.formats import FORMATS, make_reader
+from postag.data.tag_columns import tag_column_names
 from postag.errors import ConfigError
 from postag.network.model import ATTENTION_IMPLEMENTATIONS
 
@@ -35,6 +36,10 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_weight(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError for the first value that cannot work."""
     if cfg.get("model") is not None:
@@ -51,6 +56,12 @@ def validate(cfg: DictConfig) -> None:
             _check(cfg, key, lambda v: isinstance(v, (int, float)) and 0.0 <= v < 1.0, "a number in [0, 1)")
         _check(cfg, "model.distill_weight", lambda v: isinstance(v, (int, float)) and 0.0 <= v <= 1.0, "a number in [0, 1]")
         _check(cfg, "model.adversarial", lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
+        _check(
+            cfg,
+            "model.column_weight",
+            lambda v: _is_weight(v) or (isinstance(v, (list, tuple, ListConfig)) and len(v) > 0 and all(_is_weight(w) for w in v)),
+            "0 (off), a positive number, or a list of one such number per column of data.tag_column",
+        )
         _check(cfg, "model.lr", lambda v: isinstance(v, (int, float)) and v > 0, "a positive number")
         _check(cfg, "model.max_len", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "model.ensemble", lambda v: _is_int(v) and v >= 1, "an integer of at least 1 (number of taggers)")
@@ -79,7 +90,15 @@ def validate(cfg: DictConfig) -> None:
             _check(cfg, key, lambda v: isinstance(v, (int, float)) and v >= 0, "0 (off) or a positive number")
         _check(cfg, "data.min_freq", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
         _check(cfg, "data.num_workers", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
-        check_columns_asked(cfg.data)
+        reader = check_columns_asked(cfg.data)
+        weights = cfg.model.get("column_weight") if cfg.get("model") is not None else None
+        columns = len(tag_column_names(reader.conllu_column))
+        if isinstance(weights, ListConfig) and len(weights) != columns:
+            raise ConfigError(
+                f"model.column_weight={list(weights)!r} lists {len(weights)} weights for data.tag_column="
+                f"{OmegaConf.to_object(t) if OmegaConf.is_config(t := cfg.data.get('tag_column')) else t!r} "
+                f"of {columns} column(s); expected one per column, or a single number"
+            )
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
     _check(cfg, "test_checkpoint", lambda v: v in TEST_CHECKPOINTS, " or ".join(TEST_CHECKPOINTS))
@@ -104,12 +123,12 @@ def validate(cfg: DictConfig) -> None:
         _check(cfg, "trainer.accumulate_grad_batches", lambda v: _is_int(v) and v >= 1, "an integer of at least 1")
 
 
-def check_columns_asked(data: DictConfig) -> None:
-    """The format's word and tag columns (``data.tag_column``), checked by building its reader."""
+def check_columns_asked(data: DictConfig):
+    """The format's word and tag columns (``data.tag_column``), checked by building its reader; the reader."""
     columns = {key: OmegaConf.to_object(v) if OmegaConf.is_config(v := data.get(key)) else v
                for key in ("word_column", "tag_column")}
     try:
-        make_reader(data.get("format"), **columns)
+        return make_reader(data.get("format"), **columns)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 

@@ -4,8 +4,8 @@
   against a trained teacher's tag probabilities.
 - Column scores (``model.column_weight``): for a joint tag scored by its columns
   (``model.joint_head=columns``, postag.network.tag_head), each column's own value scores are
-  also trained, a cross-entropy per column added at this weight, as one loss per task is in
-  multi-task taggers.
+  also trained, a cross-entropy per column added at this weight (one weight for every column, or
+  a list of one per column), as one loss per task is in multi-task taggers.
 - Adversarial training (``model.adversarial``): each training batch runs twice, once as it is and
   once with every sentence's input vectors (word embedding + word features + position, before the
   first block) moved a small step in the direction that raises the loss most, the gradient of the
@@ -18,10 +18,13 @@ Shapes: B = sentences, S = tokens, H = hidden size, T = tags.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
 from postag.data import IGNORE_INDEX, Batch
+from postag.network.tag_head import ColumnsHead
 from postag.network.tagging import TaggingNetwork
 
 # Below this gradient norm a sentence is left unperturbed (all padding, or a loss flat in it).
@@ -63,7 +66,11 @@ class TaggingLoss:
     the plain cross-entropy, comparable with any other run."""
 
     def __init__(
-        self, label_smoothing: float = 0.0, distill_weight: float = 0.5, adversarial: float = 0.0, column_weight: float = 1.0
+        self,
+        label_smoothing: float = 0.0,
+        distill_weight: float = 0.5,
+        adversarial: float = 0.0,
+        column_weight: float | Sequence[float] = 1.0,
     ):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"model.label_smoothing must be in [0, 1), got {label_smoothing}")
@@ -71,10 +78,25 @@ class TaggingLoss:
             raise ValueError(f"model.distill_weight must be in [0, 1], got {distill_weight}")
         if adversarial < 0.0:
             raise ValueError(f"model.adversarial must be 0 (off) or positive, got {adversarial}")
-        if column_weight < 0.0:
-            raise ValueError(f"model.column_weight must be 0 (off) or positive, got {column_weight}")
+        weights = [column_weight] if isinstance(column_weight, (int, float)) else list(column_weight)
+        if not weights or any(not isinstance(w, (int, float)) or w < 0.0 for w in weights):
+            raise ValueError(
+                f"model.column_weight must be 0 (off), a positive number or a list of one per column, got {column_weight}"
+            )
         self.label_smoothing, self.distill_weight, self.adversarial = label_smoothing, distill_weight, adversarial
-        self.column_weight = column_weight
+        # a plain float or list, as the config and checkpoints hold it
+        self.column_weight = float(column_weight) if isinstance(column_weight, (int, float)) else [float(w) for w in weights]
+
+    def column_weights(self, columns: int) -> list[float]:
+        """The weight of each of a joint tag's ``columns`` columns."""
+        if isinstance(self.column_weight, float):
+            return [self.column_weight] * columns
+        if len(self.column_weight) != columns:
+            raise ValueError(
+                f"model.column_weight lists {len(self.column_weight)} weights for a tag of {columns} columns; "
+                f"expected one per column of data.tag_column, or a single number"
+            )
+        return self.column_weight
 
     @property
     def settings(self) -> dict:
@@ -100,7 +122,7 @@ class TaggingLoss:
 
         adversarial = training and self.adversarial > 0
         inputs = [] if adversarial else None
-        columns = [] if training and self.column_weight > 0 else None
+        columns = [] if training and isinstance(net.head, ColumnsHead) and any(self.column_weights(len(net.head.columns))) else None
         member_logits = net.member_logits(batch, inputs=inputs, columns=columns)  # each (B, S, T)
         losses = [cross_entropy(logits) for logits in member_logits]
         adversarial_losses = []
@@ -123,10 +145,11 @@ class TaggingLoss:
             losses = [loss + adversarial_loss for loss, adversarial_loss in zip(losses, adversarial_losses)]
         if columns:  # each tagger's columns, each against its value of the gold joint tag
             column_targets = [t.flatten() for t in net.head.column_targets(batch.labels)]
+            weights = self.column_weights(len(column_targets))
             losses = [
-                loss + self.column_weight * sum(
-                    F.cross_entropy(x.flatten(0, 1), t, ignore_index=IGNORE_INDEX, label_smoothing=self.label_smoothing)
-                    for x, t in zip(values, column_targets)
+                loss + sum(
+                    w * F.cross_entropy(x.flatten(0, 1), t, ignore_index=IGNORE_INDEX, label_smoothing=self.label_smoothing)
+                    for w, x, t in zip(weights, values, column_targets)
                 )
                 for loss, values in zip(losses, columns)
             ]
