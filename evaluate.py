@@ -20,7 +20,7 @@ from postag.analysis.spans import span_summary
 from postag.app.tagger import tagged_test_tokens
 from postag.app.console import USER_ERRORS, describe, quiet_library_noise
 from postag.training.build import build_trainer, scalar_metrics
-from postag.training.checkpoint import load_tagger
+from postag.training.module import TaggerModule
 from postag.data.formats import check_columns
 from postag.training.config import validate
 
@@ -35,7 +35,8 @@ class Scored(NamedTuple):
 
 def score(cfg: DictConfig, ckpt_path: str) -> Scored:
     """Test metrics, per-tag rows and tagged tokens of one checkpoint on the configured data."""
-    model, vocab = load_tagger(ckpt_path)
+    model = TaggerModule.load_from_checkpoint(ckpt_path)
+    vocab = model.vocab
     datamodule = instantiate(cfg.data)
     check_columns(ckpt_path, vocab.conllu_column, datamodule.reader)  # one line if they differ
     datamodule.vocab = vocab  # the checkpoint's, never rebuilt from data

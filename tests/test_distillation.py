@@ -14,12 +14,12 @@ from omegaconf import OmegaConf
 
 from conftest import FIXTURES, SMALL_MODEL, run
 from postag.errors import CheckpointError
-from postag.training.checkpoint import load_tagger
 from postag.training.self_distill import load_teacher
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, Vocabularies, collate
 from postag.app.console import describe
 from postag.training.losses import distillation_loss
 from postag.training.build import tagger_module
+from postag.training.module import TaggerModule
 from test_reliability import run_failing
 
 TRAIN = [(["the", "cat", "sat"], ["DT", "NN", "VB"]), (["a"], ["DT"]), (["the", "cat"], ["DT", "NN"])]
@@ -75,7 +75,8 @@ def teacher_checkpoint(trained_run):
 
 
 def test_a_teacher_with_other_vocabularies_is_a_one_line_error(teacher_checkpoint):
-    teacher, vocab = load_tagger(teacher_checkpoint)
+    teacher = TaggerModule.load_from_checkpoint(teacher_checkpoint)
+    vocab = teacher.vocab
     assert load_teacher(teacher_checkpoint, vocab).state_dict().keys() == teacher.state_dict().keys()
     other = Vocabularies.from_training(TRAIN, TRAIN, min_freq=1)
     with pytest.raises(CheckpointError, match=r"its vocabularies are not this run's \(words: \d+ against this run's 6;"):
@@ -86,7 +87,8 @@ def test_a_teacher_with_other_vocabularies_is_a_one_line_error(teacher_checkpoin
 
 @pytest.mark.parametrize("name, size", [("affixes", "affix_vocab_size"), ("norms", "norm_vocab_size")])
 def test_a_teacher_from_before_affix_or_norm_vocabularies_still_teaches(teacher_checkpoint, tmp_path, name, size):
-    teacher, vocab = load_tagger(teacher_checkpoint)
+    teacher = TaggerModule.load_from_checkpoint(teacher_checkpoint)
+    vocab = teacher.vocab
     checkpoint = torch.load(teacher_checkpoint, weights_only=True)
     del checkpoint[CHECKPOINT_KEY][name]  # as checkpoints written before affix (or lowercase-form) features
     del checkpoint["hyper_parameters"][size]
@@ -111,7 +113,7 @@ def test_a_student_trains_from_a_teacher_checkpoint_and_tags_without_it(teacher_
     checkpoint = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["hyper_parameters"]["teacher"] == str(teacher_checkpoint)
     assert not any("teacher" in name for name in checkpoint["state_dict"])
-    student, _ = load_tagger(out / "checkpoints" / "last.ckpt")  # the teacher is not loaded again
+    student = TaggerModule.load_from_checkpoint(out / "checkpoints" / "last.ckpt")  # the teacher is not loaded again
     assert student._teacher == ()
     message = run_failing(
         "train.py", "debug=limit", "model=base", f"model.teacher={teacher_checkpoint}",

@@ -256,14 +256,14 @@ def test_tagging_a_checkpoint_imports_no_lightning_and_loads_the_network_evaluat
     evaluate.py's LightningModule holds, for checkpoints of today's layout and of an earlier one."""
     from pathlib import Path
 
-    from postag.training.checkpoint import load_tagger
+    from postag.training.module import TaggerModule
     from postag.training.checkpoint_file import load_network
 
     legacy = Path(__file__).parent / "fixtures" / "checkpoint-8dd5c96.ckpt"
     for path in (checkpoint, legacy):
         net, vocab, _ = load_network(path)
-        module, module_vocab = load_tagger(path)
-        assert vocab.state_dict() == module_vocab.state_dict() and not net.training
+        module = TaggerModule.load_from_checkpoint(path)
+        assert vocab.state_dict() == module.vocab.state_dict() and not net.training and not module.training
         theirs = module.net.state_dict()
         assert net.state_dict().keys() == theirs.keys()
         assert all(torch.equal(value, theirs[name]) for name, value in net.state_dict().items())

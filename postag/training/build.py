@@ -17,6 +17,7 @@ from postag.network.tagging import TaggingNetwork, data_arguments
 from postag.training.config import LAST_NEEDS_SAVER
 from postag.training.losses import TaggingLoss
 from postag.training.module import TaggerModule
+from postag.training.self_distill import load_teacher
 
 
 def checkpoint_to_test(trainer: Trainer, which: str) -> str | None:
@@ -41,23 +42,11 @@ def instantiate_all(group: DictConfig | None) -> list:
     return [instantiate(node) for node in _nodes(group)]
 
 
-LOSS_SETTINGS = tuple(inspect.signature(TaggingLoss).parameters)
-
-
 def tagger_module(**settings) -> TaggerModule:
     """A TaggerModule from the flat settings of the ``model`` config group (and of checkpoints):
     each goes to the part whose argument it is, the network, its loss or the module."""
     net = TaggingNetwork(**{k: settings.pop(k) for k in NETWORK_SETTINGS if k in settings})
-    return module_of(net, **settings)
-
-
-def module_of(net: TaggingNetwork, **settings) -> TaggerModule:
-    """A TaggerModule around a built network, from the flat settings of its loss and its own; the
-    network's own settings, where given (a checkpoint's), are those it was built with."""
-    settings = {k: v for k, v in settings.items() if k not in NETWORK_SETTINGS}
-    loss = TaggingLoss(**{k: settings.pop(k) for k in LOSS_SETTINGS if k in settings})
-    loss.column_weights(net.settings["tag_columns"])  # a list of weights, one per column: fails here, not in training
-    return TaggerModule(net, loss, **settings)
+    return TaggerModule.around(net, **settings)
 
 
 # The settings tagger_module takes, with their defaults: the parts' own arguments (help() and the
@@ -75,8 +64,6 @@ tagger_module.__signature__ = inspect.Signature(
 def build_model(model_cfg: DictConfig, vocab: Vocabularies) -> TaggerModule:
     """The model config plus the sizes only the data knows; the model keeps the vocabularies, and
     takes its teacher (``model.teacher``) when it has one."""
-    from postag.training.self_distill import load_teacher
-
     model = instantiate(model_cfg, **data_arguments(vocab))
     model.vocab = vocab
     if model_cfg.get("teacher"):

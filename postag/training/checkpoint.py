@@ -1,5 +1,6 @@
-"""Checkpoints: written atomically, found for resuming, loaded as a LightningModule without training
-data (reading the file and the network in it: checkpoint_file.py)."""
+"""Checkpoints written atomically, and what a write killed halfway leaves behind cleared away
+(reading a checkpoint and the network in it: checkpoint_file.py; the LightningModule it holds:
+TaggerModule.load_from_checkpoint)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,6 @@ from pathlib import Path
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from postag.data import Vocabularies
-from postag.training.build import module_of
-from postag.training.checkpoint_file import load_network
-from postag.training.module import TaggerModule
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -44,12 +41,3 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
-
-
-def load_tagger(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[TaggerModule, Vocabularies]:
-    """(model in eval mode, its vocabularies) from a Lightning checkpoint written by train.py."""
-    net, vocab, settings = load_network(path, map_location)
-    model = module_of(net, **settings)
-    model.vocab = vocab
-    model.eval()
-    return model, vocab

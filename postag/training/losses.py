@@ -18,6 +18,7 @@ Shapes: B = sentences, S = tokens, H = hidden size, T = tags.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -155,3 +156,7 @@ class TaggingLoss:
             ]
         # Each tagger learns from its own loss; the mean keeps the loss on one tagger's scale.
         return torch.stack(losses).mean(), net.combine(member_logits)
+
+
+# The loss's settings: its constructor's arguments, as the model config and checkpoints hold them
+SETTINGS = tuple(inspect.signature(TaggingLoss).parameters)

@@ -15,8 +15,10 @@ from postag.analysis.spans import SpanF1
 from postag.data.span_tags import span_column_names
 from postag.data import CHECKPOINT_KEY, IGNORE_INDEX, UNK_ID, Batch, Vocabularies
 from postag.network.span_decoder import span_decoder
+from postag.network.tagging import SETTINGS as NETWORK_SETTINGS
 from postag.network.tagging import TaggingNetwork, best_tags
-from postag.training.checkpoint_file import NET, NETWORK_PARTS
+from postag.training.checkpoint_file import NET, NETWORK_PARTS, load_network
+from postag.training.losses import SETTINGS as LOSS_SETTINGS
 from postag.training.losses import TaggingLoss
 
 
@@ -53,6 +55,7 @@ class TaggerModule(L.LightningModule):
         if lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"model.lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
         loss = TaggingLoss() if loss is None else loss
+        loss.column_weights(net.settings["tag_columns"])  # a list of weights, one per column: fails here, not in training
         own = {
             "lr": lr, "weight_decay": weight_decay, "betas": tuple(float(b) for b in betas), "eps": eps,
             "warmup_steps": warmup_steps, "lr_schedule": lr_schedule, "compile": compile, "teacher": teacher,
@@ -92,12 +95,21 @@ class TaggerModule(L.LightningModule):
         self.confusion: dict[str, torch.Tensor] = {}
 
     @classmethod
-    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **kwargs) -> TaggerModule:
-        """The module a checkpoint of train.py holds, with its vocabularies, in eval mode
-        (postag.training.checkpoint.load_tagger): its network is rebuilt from the settings."""
-        from postag.training.checkpoint import load_tagger
+    def around(cls, net: TaggingNetwork, **settings) -> TaggerModule:
+        """A module around a built network, from the flat settings of its loss and its own; the
+        network's own settings, where given (a checkpoint's), are those it was built with."""
+        settings = {k: v for k, v in settings.items() if k not in NETWORK_SETTINGS}
+        loss = TaggingLoss(**{k: settings.pop(k) for k in LOSS_SETTINGS if k in settings})
+        return cls(net, loss, **settings)
 
-        return load_tagger(checkpoint_path, map_location or "cpu")[0]
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **kwargs) -> TaggerModule:
+        """The module a checkpoint of train.py holds, with its vocabularies (``vocab``), in eval
+        mode: its network is rebuilt from the settings (postag.training.checkpoint_file)."""
+        net, vocab, settings = load_network(checkpoint_path, map_location or "cpu")
+        model = cls.around(net, **settings)
+        model.vocab = vocab
+        return model.eval()
 
     def attach_teacher(self, teacher: TaggerModule | TaggingNetwork) -> None:
         """Train on the teacher's tag probabilities as well as the gold tags (``distill_weight``)."""

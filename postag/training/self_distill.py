@@ -20,7 +20,6 @@ from omegaconf import DictConfig, OmegaConf
 from postag.data import Vocabularies
 from postag.data.vocab import differing_vocabularies
 from postag.errors import CheckpointError, ConfigError
-from postag.training.checkpoint import load_tagger
 from postag.training.checkpoint_file import existing_checkpoint
 from postag.training.module import TaggerModule
 
@@ -74,8 +73,8 @@ def teacher_metrics(teacher: dict, train_seconds: float) -> dict:
 def load_teacher(path: str | Path, vocab: Vocabularies) -> TaggerModule:
     """The tagger at ``path`` as a teacher for a run whose vocabularies are ``vocab``: the same
     words, tags, characters, suffixes and affixes, or a CheckpointError naming what differs."""
-    teacher, teacher_vocab = load_tagger(existing_checkpoint(path, key="model.teacher"))
-    ours, theirs = vocab.state_dict(), teacher_vocab.state_dict()
+    teacher = TaggerModule.load_from_checkpoint(existing_checkpoint(path, key="model.teacher"))
+    ours, theirs = vocab.state_dict(), teacher.vocab.state_dict()
     differ = [
         f"{name}: {len(theirs[name])} against this run's {len(ours[name])}"
         if len(theirs[name]) != len(ours[name]) else f"{name}: the same number, other entries"
