@@ -54,8 +54,8 @@ def assert_no_results(run_dir):
         ),
         (
             ["model.column_weight=[1,0.5]"],
-            "postag: error: model.column_weight=[1, 0.5] lists 2 weights for data.tag_column='pos' of 1 column(s); "
-            "expected one per column, or a single number",
+            "postag: error: model.column_weight=[1, 0.5] lists 2 weights for the 1 column(s) of data.tag_column "
+            "(xpos); expected one per column, or a single number",
         ),
         (["data.batch_size=0"], "postag: error: data.batch_size=0: expected an integer of at least 1"),
         (

@@ -95,9 +95,8 @@ def validate(cfg: DictConfig) -> None:
         columns = len(tag_column_names(reader.conllu_column))
         if isinstance(weights, ListConfig) and len(weights) != columns:
             raise ConfigError(
-                f"model.column_weight={list(weights)!r} lists {len(weights)} weights for data.tag_column="
-                f"{OmegaConf.to_object(t) if OmegaConf.is_config(t := cfg.data.get('tag_column')) else t!r} "
-                f"of {columns} column(s); expected one per column, or a single number"
+                f"model.column_weight={list(weights)!r} lists {len(weights)} weights for the {columns} column(s) "
+                f"of data.tag_column ({reader.conllu_column}); expected one per column, or a single number"
             )
     _check(cfg, "min_steps", lambda v: v is None or (_is_int(v) and v >= 0), "null or a non-negative integer")
     _check(cfg, "self_distill", lambda v: isinstance(v, bool), "true or false")
