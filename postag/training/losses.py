@@ -123,7 +123,9 @@ class TaggingLoss:
 
         adversarial = training and self.adversarial > 0
         inputs = [] if adversarial else None
-        columns = [] if training and isinstance(net.head, ColumnsHead) and any(self.column_weights(len(net.head.columns))) else None
+        # each column's weight where the head scores columns and training adds their losses
+        weights = self.column_weights(len(net.head.columns)) if training and isinstance(net.head, ColumnsHead) else []
+        columns = [] if any(weights) else None
         member_logits = net.member_logits(batch, inputs=inputs, columns=columns)  # each (B, S, T)
         losses = [cross_entropy(logits) for logits in member_logits]
         adversarial_losses = []
@@ -146,7 +148,6 @@ class TaggingLoss:
             losses = [loss + adversarial_loss for loss, adversarial_loss in zip(losses, adversarial_losses)]
         if columns:  # each tagger's columns, each against its value of the gold joint tag
             column_targets = [t.flatten() for t in net.head.column_targets(batch.labels)]
-            weights = self.column_weights(len(column_targets))
             losses = [
                 loss + sum(
                     w * F.cross_entropy(x.flatten(0, 1), t, ignore_index=IGNORE_INDEX, label_smoothing=self.label_smoothing)
