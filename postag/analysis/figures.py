@@ -24,11 +24,16 @@ def _plain(labels: Sequence[str]) -> list[str]:
     return [label.replace("$", r"\$") for label in labels]
 
 
-def per_tag_figure(rows: list[dict], title: str):
-    """Bar chart of per-tag accuracy, tags sorted by support; absent tags marked, not drawn as 0."""
+def per_tag_figure(rows: list[dict], title: str, most_frequent: int | None = None):
+    """Bar chart of per-tag accuracy, tags sorted by support; absent tags marked, not drawn as 0.
+    With ``most_frequent``, only that many of the most frequent tags: a joint tag set has hundreds,
+    whose chart would be unreadable and take seconds to draw."""
     plt = _pyplot()
 
     ordered = sorted(rows, key=lambda r: -r["support"])
+    if most_frequent is not None and len(ordered) > most_frequent:
+        title = f"{title}, the {most_frequent} most frequent of {len(ordered)} tags"
+        ordered = ordered[:most_frequent]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(ordered)), 3.6))
     positions = range(len(ordered))
     heights = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in ordered]

@@ -56,19 +56,23 @@ class ValidationView(Callback):
 
 
 class TagFigures(ValidationView):
-    """Per-tag accuracy as a bar chart (tags by support) and the confusion matrix of the tags most
-    often confused, after validation (see ValidationView) and after testing."""
+    """Per-tag accuracy as a bar chart (the ``chart_tags`` most frequent tags, by support) and the
+    confusion matrix of the ``top`` tags most often confused, after validation (see ValidationView)
+    and after testing."""
 
-    def __init__(self, top: int = 20, every_n_epochs: int = 1):
+    def __init__(self, top: int = 20, chart_tags: int = 60, every_n_epochs: int = 1):
         super().__init__(every_n_epochs)
+        if top < 1 or chart_tags < 1:
+            raise ValueError(f"top and chart_tags must be at least 1, got {top} and {chart_tags}")
         self.top = top  # tags shown in the confusion matrix
+        self.chart_tags = chart_tags  # tags shown in the bar chart
 
     def _draw(self, trainer: Trainer, module: LightningModule, stage: str) -> None:
         if tensorboard(trainer) is None or stage not in module.confusion:
             return
         name, step = STAGE_NAMES[stage], trainer.global_step
         rows = [r for r in module.per_tag[stage] if r["tag"] != UNSEEN_TAGS]
-        chart = per_tag_figure(rows, f"{name} accuracy per tag (by support)")
+        chart = per_tag_figure(rows, f"{name} accuracy per tag (by support)", self.chart_tags)
         _add_figure(trainer, f"{stage}/acc_per_tag_chart", chart)
         title = f"{name} confusions (row-normalised), step {step}"
         figure = confusion_figure(module.confusion[stage], module.label_names, title, self.top)
